@@ -1,0 +1,100 @@
+# jobwrap -- see README.md.  `make demo` and `make check` install what is
+# missing (as root) and do everything else.
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	 = $(PREFIX)/bin
+MANDIR	 = $(PREFIX)/share/man
+DATADIR	 = $(PREFIX)/share/jobwrap
+
+CC	?= cc
+PYTHON	?= /usr/bin/python3
+PKGS	 = inih jansson
+WARN	 = -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wformat=2 -Werror
+CFLAGS	?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude $(CFLAGS) \
+	     $$(pkg-config --cflags $(PKGS))
+LIBS	 = $$(pkg-config --libs $(PKGS))
+SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+
+MODULES	 = config ini_load duration signame json clock log wfd events \
+	   status tail spawn proctree relay report supervisor
+OBJS	 = $(MODULES:%=build/obj/%.o)
+SOBJS	 = $(MODULES:%=build/san/%.o)
+HEADERS	 = $(wildcard include/*.h)
+UNIT	 = duration signame config json
+HELPERS	 = jwchild
+
+# Debian packages: to build, to test, to benchmark.
+DEPS_BUILD = gcc make pkg-config libinih-dev libseccomp-dev libjansson-dev
+DEPS_TEST  = libcmocka-dev python3 python3-pytest python3-jsonschema \
+	     valgrind procps util-linux
+DEPS_BENCH = hyperfine tini dumb-init coreutils
+
+.PHONY: all deps deps-bench demo check test unit integration bench \
+	install uninstall clean
+
+all: shim/jobwrap
+
+shim/jobwrap: build/obj/main.o $(OBJS)
+	$(CC) $(CFLAGS) -o $@ build/obj/main.o $(OBJS) $(LIBS)
+
+build/obj/%.o: shim/%.c $(HEADERS) | build/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/san/jobwrap: build/san/main.o $(SOBJS)
+	$(CC) $(SAN) $(CFLAGS) -o $@ build/san/main.o $(SOBJS) $(LIBS)
+
+build/san/%.o: shim/%.c $(HEADERS) | build/san
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+build/obj build/san build/unit build/helpers:
+	mkdir -p $@
+
+# Unit tests link the modules, built with sanitizers.
+build/unit/%: tests/unit/test_%.c $(SOBJS) | build/unit
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(SOBJS) $(LIBS) \
+	    $$(pkg-config --libs cmocka)
+
+# Test children must not be ASan builds: they run under seccomp later.
+build/helpers/%: tests/helpers/%.c | build/helpers
+	$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
+
+deps:
+	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+
+deps-bench:
+	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_BENCH)
+
+demo: deps
+	@$(MAKE) --no-print-directory shim/jobwrap
+	@sh tests/demo.sh
+
+check: deps
+	@$(MAKE) --no-print-directory test
+
+test: shim/jobwrap build/san/jobwrap $(UNIT:%=build/unit/%) \
+	    $(HELPERS:%=build/helpers/%)
+	@sh tests/run.sh $(PYTHON) $(UNIT)
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory shim/jobwrap $(HELPERS:%=build/helpers/%)
+	@sh tests/bench/run.sh
+
+install: shim/jobwrap
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)
+	install -m 755 shim/jobwrap $(DESTDIR)$(BINDIR)/jobwrap
+	install -m 644 shim/jobwrap.1 $(DESTDIR)$(MANDIR)/man1/jobwrap.1
+	install -m 644 shim/jobwrap.ini.5 $(DESTDIR)$(MANDIR)/man5/jobwrap.ini.5
+	install -m 644 conf/*.ini $(DESTDIR)$(DATADIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/jobwrap $(DESTDIR)$(MANDIR)/man1/jobwrap.1 \
+	    $(DESTDIR)$(MANDIR)/man5/jobwrap.ini.5
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build shim/jobwrap

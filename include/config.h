@@ -1,0 +1,58 @@
+/*
+ * config.h: argv + ini -> one validated, immutable configuration.
+ *
+ * Precedence: built-in default < [jobwrap] < [profile NAME] < command line.
+ * Every supervision option has an ini key of the same name with '_' for '-'.
+ */
+#ifndef JW_CONFIG_H
+#define JW_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+enum jw_mode {
+	JW_MODE_RUN, JW_MODE_CHECK_CONFIG, JW_MODE_HELP, JW_MODE_VERSION,
+	JW_MODE_INSPECT, JW_MODE_REAP, JW_MODE_CANCEL, JW_MODE_FOLLOW,
+};
+
+#define JW_RUN_ID_MAX	128
+#define JW_TAIL_MAX	(1024 * 1024)
+
+struct jw_config {
+	enum jw_mode	 mode;
+	const char	*config_path;	/* NULL: built-in defaults only */
+	const char	*profile;
+
+	char		 run_id[JW_RUN_ID_MAX + 1];
+	uint64_t	 timeout_ms;	/* 0 = none */
+	uint64_t	 kill_after_ms;
+	uint64_t	 heartbeat_ms;	/* 0 = none */
+	int		 signal;
+	int		 events_fd;	/* -1 = none */
+	char		*events_file;
+	char		*status_file;
+	uint64_t	 tail_bytes;
+
+	char *const	*argv;		/* the command; points into main's argv */
+
+	struct jw_origin *origins;	/* private to config.c */
+};
+
+/*
+ * Fill c from argv and the ini file.  Returns 0, or the exit status to use
+ * (125 for any error, after printing "FILE:LINE: message" or an option
+ * error on err).
+ */
+int	 jw_config_load(struct jw_config *c, int argc, char *argv[], FILE *err);
+void	 jw_config_free(struct jw_config *c);
+
+/* The effective configuration as an ini file that loads back the same. */
+void	 jw_config_print(const struct jw_config *c, FILE *out);
+/* The same as a JSON object (the start event's "config"). */
+json_t	*jw_config_json(const struct jw_config *c);
+
+void	 jw_usage(FILE *out);
+
+#endif

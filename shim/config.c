@@ -1,0 +1,618 @@
+/*
+ * config.c: one table of options drives the command line, the ini keys,
+ * validation, --check-config and the start event's "config".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "duration.h"
+#include "ini_load.h"
+#include "jobwrap.h"
+#include "signame.h"
+
+enum otype {
+	T_DURATION, T_SIGNAL, T_COUNT, T_FD, T_PATH, T_RUNID,
+	T_LATER,	/* contract option this version does not build yet */
+};
+
+#define NOFIELD	((size_t)-1)
+#define F(m)	offsetof(struct jw_config, m)
+
+struct opt {
+	const char	*name;		/* long option; ini key has '_' for '-' */
+	int		 shortopt;
+	enum otype	 type;
+	size_t		 off;
+	const char	*def;		/* NULL: unset */
+	uint64_t	 max;		/* T_COUNT */
+	const char	*arg;
+};
+
+static const struct opt opts[] = {
+	{ "run-id", 0, T_RUNID, F(run_id), NULL, 0, "ID" },
+	{ "timeout", 't', T_DURATION, F(timeout_ms), "1h", 0, "DUR" },
+	{ "attempt-timeout", 0, T_LATER, NOFIELD, "0", 0, "DUR" },
+	{ "kill-after", 'k', T_DURATION, F(kill_after_ms), "10s", 0, "DUR" },
+	{ "signal", 's', T_SIGNAL, F(signal), "TERM", 0, "SIG" },
+	{ "idle-timeout", 0, T_LATER, NOFIELD, "0", 0, "DUR" },
+	{ "heartbeat", 0, T_DURATION, F(heartbeat_ms), "10s", 0, "DUR" },
+	{ "retries", 0, T_LATER, NOFIELD, "0", 0, "N" },
+	{ "retry-on", 0, T_LATER, NOFIELD, "attempt-timeout,idle", 0, "LIST" },
+	{ "backoff", 0, T_LATER, NOFIELD, "1s", 0, "DUR" },
+	{ "backoff-max", 0, T_LATER, NOFIELD, "60s", 0, "DUR" },
+	{ "retry-pattern", 0, T_LATER, NOFIELD, NULL, 0, "ERE" },
+	{ "error-pattern", 0, T_LATER, NOFIELD, NULL, 0, "ERE" },
+	{ "events-fd", 0, T_FD, F(events_fd), NULL, 0, "N" },
+	{ "events-file", 0, T_PATH, F(events_file), NULL, 0, "PATH" },
+	{ "status-file", 0, T_PATH, F(status_file), NULL, 0, "PATH" },
+	{ "on-parent-death", 0, T_LATER, NOFIELD, "kill", 0, "kill|continue" },
+	{ "seccomp", 0, T_LATER, NOFIELD, "contain", 0, "PROFILE" },
+	{ "rlimit-core", 0, T_LATER, NOFIELD, NULL, 0, "N" },
+	{ "rlimit-nofile", 0, T_LATER, NOFIELD, NULL, 0, "N" },
+	{ "rlimit-as", 0, T_LATER, NOFIELD, NULL, 0, "N" },
+	{ "rlimit-cpu", 0, T_LATER, NOFIELD, NULL, 0, "N" },
+	{ "rlimit-nproc", 0, T_LATER, NOFIELD, NULL, 0, "N" },
+	{ "rlimit-fsize", 0, T_LATER, NOFIELD, NULL, 0, "N" },
+	{ "tail-bytes", 0, T_COUNT, F(tail_bytes), "4096", JW_TAIL_MAX, "N" },
+	{ "notify", 0, T_LATER, NOFIELD, "yes", 0, "yes|no" },
+};
+#define NOPTS	(sizeof(opts) / sizeof(opts[0]))
+
+/* Options that are not settings: modes and their flags. */
+enum {
+	O_BASE = 256, O_CONFIG = 'c', O_PROFILE = 'p',
+	O_HELP = O_BASE + (int)NOPTS, O_VERSION, O_CHECK, O_INSPECT, O_JSON,
+	O_REAP, O_DRYRUN, O_CANCEL, O_WAIT, O_FOLLOW, O_FROMSEQ, O_NONOTIFY,
+};
+
+/* Where each setting came from, for --check-config. */
+struct jw_origin {
+	const char	*file;
+	int		 line;		/* 0: default, -1: command line */
+};
+
+struct loader {
+	struct jw_config *c;
+	struct jw_config scratch;	/* profiles not chosen are checked here */
+	struct jw_origin *from;
+	FILE		*err;
+};
+
+static void
+ini_key(const struct opt *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", o->name);
+	for (char *p = buf; *p; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
+static const struct opt *
+opt_by_key(const char *key)
+{
+	char k[64];
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		ini_key(&opts[i], k, sizeof(k));
+		if (strcmp(k, key) == 0)
+			return &opts[i];
+	}
+	return NULL;
+}
+
+static int
+valid_run_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > JW_RUN_ID_MAX)
+		return 0;
+	for (; *s; s++)
+		if (*s <= ' ' || *s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+parse_count(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+	unsigned long long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n > max)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+/* Store value into c; on error write a phrase into why. */
+static int
+opt_set(struct jw_config *c, const struct opt *o, const char *v,
+    char *why, size_t whylen)
+{
+	char *field = (o->off == NOFIELD) ? NULL : (char *)c + o->off;
+	const char *phrase;
+	uint64_t n;
+	int sig;
+
+	switch (o->type) {
+	case T_LATER:
+		snprintf(why, whylen, "not yet supported by jobwrap %s",
+		    JW_VERSION);
+		return -1;
+	case T_DURATION:
+		if (jw_duration_parse(v, &n, &phrase) == -1) {
+			snprintf(why, whylen, "%s (examples: 250ms, 30s, 1h30m)",
+			    phrase);
+			return -1;
+		}
+		*(uint64_t *)field = n;
+		return 0;
+	case T_SIGNAL:
+		if ((sig = jw_signal_parse(v)) == -1) {
+			snprintf(why, whylen, "not a signal name or number");
+			return -1;
+		}
+		*(int *)field = sig;
+		return 0;
+	case T_COUNT:
+		if (parse_count(v, o->max, &n) == -1) {
+			snprintf(why, whylen, "expected a whole number from 0 to %llu",
+			    (unsigned long long)o->max);
+			return -1;
+		}
+		*(uint64_t *)field = n;
+		return 0;
+	case T_FD:
+		if (parse_count(v, 1 << 20, &n) == -1 || n < 3) {
+			snprintf(why, whylen, "expected a file descriptor number "
+			    "of 3 or more (0-2 carry the command's own I/O)");
+			return -1;
+		}
+		*(int *)field = (int)n;
+		return 0;
+	case T_PATH:
+		if (*v == '\0') {
+			snprintf(why, whylen, "empty path");
+			return -1;
+		}
+		free(*(char **)field);
+		if ((*(char **)field = strdup(v)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		return 0;
+	case T_RUNID:
+		if (!valid_run_id(v)) {
+			snprintf(why, whylen, "expected 1 to %d printable characters "
+			    "without spaces", JW_RUN_ID_MAX);
+			return -1;
+		}
+		snprintf(field, JW_RUN_ID_MAX + 1, "%s", v);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+set_defaults(struct jw_config *c)
+{
+	char why[128];
+
+	memset(c, 0, sizeof(*c));
+	c->events_fd = -1;
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].def != NULL && opts[i].type != T_LATER &&
+		    opt_set(c, &opts[i], opts[i].def, why, sizeof(why)) == -1)
+			abort();	/* the table itself is wrong */
+}
+
+/* ini_load calls this for each key of the sections it applies. */
+static int
+apply_ini(void *arg, const char *file, int line, const char *key,
+    const char *value, int dry)
+{
+	struct loader *L = arg;
+	const struct opt *o = opt_by_key(key);
+	char why[160];
+
+	if (o == NULL) {
+		fprintf(L->err, "jobwrap: %s:%d: unknown key \"%s\"\n", file,
+		    line, key);
+		return -1;
+	}
+	if (opt_set(dry ? &L->scratch : L->c, o, value, why, sizeof(why))
+	    == -1) {
+		fprintf(L->err, "jobwrap: %s:%d: %s = %s: %s\n", file, line,
+		    key, value, why);
+		return -1;
+	}
+	if (!dry)
+		L->from[o - opts] = (struct jw_origin){ file, line };
+	return 0;
+}
+
+static int
+known_key(const char *key)
+{
+	return opt_by_key(key) != NULL;
+}
+
+static int
+generate_run_id(struct jw_config *c)
+{
+	unsigned char r[16];
+	size_t got = 0;
+
+	while (got < sizeof(r)) {
+		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(c->run_id + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+static int
+check_events_fd(int fd, FILE *err)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1) {
+		fprintf(err, "jobwrap: --events-fd %d: not an open file "
+		    "descriptor\n", fd);
+		return -1;
+	}
+	if ((fl & O_ACCMODE) == O_RDONLY) {
+		fprintf(err, "jobwrap: --events-fd %d: open for reading only\n",
+		    fd);
+		return -1;
+	}
+	return 0;
+}
+
+static struct option *
+long_options(void)
+{
+	static const struct option modes[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "profile", required_argument, NULL, O_PROFILE },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "check-config", no_argument, NULL, O_CHECK },
+		{ "inspect", no_argument, NULL, O_INSPECT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "reap", no_argument, NULL, O_REAP },
+		{ "dry-run", no_argument, NULL, O_DRYRUN },
+		{ "cancel", no_argument, NULL, O_CANCEL },
+		{ "wait", required_argument, NULL, O_WAIT },
+		{ "follow", no_argument, NULL, O_FOLLOW },
+		{ "from-seq", required_argument, NULL, O_FROMSEQ },
+		{ "no-notify", no_argument, NULL, O_NONOTIFY },
+	};
+	size_t nm = sizeof(modes) / sizeof(modes[0]);
+	struct option *lo = calloc(NOPTS + nm + 1, sizeof(*lo));
+
+	if (lo == NULL)
+		return NULL;
+	for (size_t i = 0; i < NOPTS; i++) {
+		int noarg = strcmp(opts[i].name, "notify") == 0;
+		lo[i] = (struct option){ opts[i].name,
+		    noarg ? no_argument : required_argument, NULL,
+		    O_BASE + (int)i };
+	}
+	memcpy(lo + NOPTS, modes, sizeof(modes));
+	return lo;
+}
+
+static int
+short_to_index(int ch)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].shortopt == ch)
+			return (int)i;
+	return -1;
+}
+
+/* Command-line settings are kept and applied after the ini file. */
+struct cli_setting {
+	int		 idx;
+	const char	*value;
+};
+
+static int
+mode_flag(struct jw_config *c, int ch, FILE *err)
+{
+	switch (ch) {
+	case O_HELP:
+		c->mode = JW_MODE_HELP;
+		return 0;
+	case O_VERSION:
+		c->mode = JW_MODE_VERSION;
+		return 0;
+	case O_CHECK:
+		c->mode = JW_MODE_CHECK_CONFIG;
+		return 0;
+	case O_NONOTIFY:
+		fprintf(err, "jobwrap: --no-notify: not yet supported by "
+		    "jobwrap %s\n", JW_VERSION);
+		return -1;
+	default:
+		fprintf(err, "jobwrap: --inspect, --reap, --cancel, --follow "
+		    "and their options are not yet supported by jobwrap %s\n",
+		    JW_VERSION);
+		return -1;
+	}
+}
+
+static int
+parse_argv(struct jw_config *c, int argc, char *argv[],
+    struct cli_setting *set, size_t *nset, FILE *err)
+{
+	struct option *lo = long_options();
+	int ch, li, rc = 0;
+
+	if (lo == NULL) {
+		fprintf(err, "jobwrap: out of memory\n");
+		return -1;
+	}
+	opterr = 0;
+	optind = 1;
+	/* '+': stop at the command, whose own options are not ours. */
+	while (rc == 0 &&
+	    (ch = getopt_long(argc, argv, "+:c:p:t:k:s:hV", lo, &li)) != -1) {
+		if (ch == 't' || ch == 'k' || ch == 's')
+			ch = O_BASE + short_to_index(ch);
+		if (ch >= O_BASE && ch < O_BASE + (int)NOPTS) {
+			const char *v = optarg ? optarg : "yes";
+			set[(*nset)++] = (struct cli_setting){ ch - O_BASE, v };
+		} else if (ch == 'c')
+			c->config_path = optarg;
+		else if (ch == 'p')
+			c->profile = optarg;
+		else if (ch == 'h')
+			c->mode = JW_MODE_HELP;
+		else if (ch == 'V')
+			c->mode = JW_MODE_VERSION;
+		else if (ch == ':') {
+			fprintf(err, "jobwrap: %s needs a value\n",
+			    argv[optind - 1]);
+			rc = -1;
+		} else if (ch == '?') {
+			fprintf(err, "jobwrap: unknown option %s (see jobwrap "
+			    "--help)\n", argv[optind - 1]);
+			rc = -1;
+		} else
+			rc = mode_flag(c, ch, err);
+	}
+	free(lo);
+	c->argv = argv + optind;
+	return rc;
+}
+
+static int
+apply_cli(struct loader *L, const struct cli_setting *set, size_t nset)
+{
+	char why[160];
+
+	for (size_t i = 0; i < nset; i++) {
+		const struct opt *o = &opts[set[i].idx];
+		if (opt_set(L->c, o, set[i].value, why, sizeof(why)) == -1) {
+			fprintf(L->err, "jobwrap: --%s %s: %s\n", o->name,
+			    set[i].value, why);
+			return -1;
+		}
+		L->from[set[i].idx] = (struct jw_origin){ NULL, -1 };
+	}
+	return 0;
+}
+
+static int
+load_file(struct loader *L)
+{
+	struct jw_config *c = L->c;
+	struct ini_load il = {
+		.path = c->config_path, .profile = c->profile,
+		.known_key = known_key, .apply = apply_ini, .arg = L,
+		.err = L->err,
+	};
+
+	if (c->config_path == NULL && c->profile != NULL) {
+		fprintf(L->err, "jobwrap: --profile %s: no config file "
+		    "(give -c FILE or set JOBWRAP_CONFIG)\n", c->profile);
+		return -1;
+	}
+	return c->config_path == NULL ? 0 : jw_ini_load(&il);
+}
+
+int
+jw_config_load(struct jw_config *c, int argc, char *argv[], FILE *err)
+{
+	struct cli_setting *set = calloc((size_t)argc + 1, sizeof(*set));
+	struct loader L = { .c = c, .err = err };
+	size_t nset = 0;
+	const char *env;
+	int rc = JW_EXIT_INTERNAL, rc2;
+
+	set_defaults(c);
+	c->origins = L.from = calloc(NOPTS, sizeof(*L.from));
+	if (set == NULL || L.from == NULL) {
+		fprintf(err, "jobwrap: out of memory\n");
+		goto out;
+	}
+	if (parse_argv(c, argc, argv, set, &nset, err) == -1)
+		goto out;
+	if (c->mode == JW_MODE_HELP || c->mode == JW_MODE_VERSION) {
+		rc = 0;
+		goto out;
+	}
+	if (c->config_path == NULL && (env = getenv("JOBWRAP_CONFIG")) != NULL
+	    && *env != '\0')
+		c->config_path = env;
+	set_defaults(&L.scratch);
+	rc2 = load_file(&L);
+	jw_config_free(&L.scratch);
+	if (rc2 == -1 || apply_cli(&L, set, nset) == -1)
+		goto out;
+	if (c->mode == JW_MODE_RUN && c->argv[0] == NULL) {
+		fprintf(err, "jobwrap: no command given (usage: jobwrap "
+		    "[OPTIONS] -- COMMAND [ARG...])\n");
+		goto out;
+	}
+	if (c->events_fd != -1 && check_events_fd(c->events_fd, err) == -1)
+		goto out;
+	if (c->run_id[0] == '\0' && c->mode == JW_MODE_RUN &&
+	    generate_run_id(c) == -1) {
+		fprintf(err, "jobwrap: getrandom: %s\n", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(set);
+	return rc;
+}
+
+void
+jw_config_free(struct jw_config *c)
+{
+	free(c->events_file);
+	free(c->status_file);
+	free(c->origins);
+	c->events_file = c->status_file = NULL;
+	c->origins = NULL;
+}
+
+/* The value of o in c as the ini file would spell it; NULL when unset. */
+static const char *
+opt_text(const struct jw_config *c, const struct opt *o, char *buf,
+    size_t len)
+{
+	const char *field = (o->off == NOFIELD) ? NULL : (const char *)c + o->off;
+
+	switch (o->type) {
+	case T_LATER:
+		return o->def;
+	case T_DURATION:
+		jw_duration_format(*(const uint64_t *)field, buf, len);
+		return buf;
+	case T_SIGNAL:
+		jw_signal_name(*(const int *)field, buf, len);
+		return buf + 3;		/* "TERM", as the contract spells it */
+	case T_COUNT:
+		snprintf(buf, len, "%llu",
+		    (unsigned long long)*(const uint64_t *)field);
+		return buf;
+	case T_FD:
+		if (*(const int *)field == -1)
+			return NULL;
+		snprintf(buf, len, "%d", *(const int *)field);
+		return buf;
+	case T_PATH:
+		return *(char *const *)field;
+	case T_RUNID:
+		return *field ? field : NULL;
+	}
+	return NULL;
+}
+
+void
+jw_config_print(const struct jw_config *c, FILE *out)
+{
+	char key[64], buf[64];
+
+	fprintf(out, "; effective configuration of jobwrap %s\n", JW_VERSION);
+	if (c->config_path != NULL)
+		fprintf(out, "; file %s%s%s\n", c->config_path,
+		    c->profile ? ", profile " : "", c->profile ? c->profile : "");
+	fprintf(out, "[jobwrap]\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		const struct jw_origin *from = &c->origins[i];
+		const char *v = opt_text(c, o, buf, sizeof(buf));
+
+		ini_key(o, key, sizeof(key));
+		if (o->type == T_LATER)
+			fprintf(out, ";%s = %s\t; not yet supported\n", key,
+			    v ? v : "");
+		else if (v == NULL)
+			fprintf(out, ";%s =\t; not set\n", key);
+		else if (from->line > 0)
+			fprintf(out, "%s = %s\t; %s:%d\n", key, v, from->file,
+			    from->line);
+		else
+			fprintf(out, "%s = %s%s\n", key, v,
+			    from->line == -1 ? "\t; command line" : "");
+	}
+}
+
+json_t *
+jw_config_json(const struct jw_config *c)
+{
+	json_t *j = json_object();
+	char key[64], buf[64];
+
+	for (size_t i = 0; j != NULL && i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		const char *v = opt_text(c, o, buf, sizeof(buf));
+		json_t *jv;
+
+		if (o->type == T_LATER || o->type == T_RUNID)
+			continue;	/* run_id is in every event already */
+		ini_key(o, key, sizeof(key));
+		if (v == NULL)
+			jv = json_null();
+		else if (o->type == T_COUNT || o->type == T_FD)
+			jv = json_integer(strtoll(v, NULL, 10));
+		else
+			jv = json_string(v);
+		if (json_object_set_new(j, key, jv) == -1) {
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+void
+jw_usage(FILE *out)
+{
+	fprintf(out,
+"usage: jobwrap [OPTIONS] [--] COMMAND [ARG...]\n"
+"       jobwrap --check-config [-c FILE] [-p NAME]\n"
+"       jobwrap --help | --version\n"
+"\n"
+"Supervise COMMAND in its own process group under a hard deadline, relay its\n"
+"output, emit JSON Lines events and keep a durable status file.\n"
+"\n"
+"  -c, --config FILE      ini file (else $JOBWRAP_CONFIG, else defaults)\n"
+"  -p, --profile NAME     overlay section [profile NAME]\n"
+"      --run-id ID        id put in every event and the status\n"
+"  -t, --timeout DUR      hard deadline of the run; 0 = none (1h)\n"
+"  -k, --kill-after DUR   grace between the signal and SIGKILL (10s)\n"
+"  -s, --signal SIG       first signal sent to the job (TERM)\n"
+"      --heartbeat DUR    heartbeat interval; 0 = none (10s)\n"
+"      --events-fd N      write events to inherited fd N\n"
+"      --events-file PATH append events to PATH\n"
+"      --status-file PATH durable status; PATH.lock held while alive\n"
+"      --tail-bytes N     stderr tail kept in the status (4096)\n"
+"\n"
+"Durations: 250ms, 30s, 5m, 2h, 1h30m, 1.5s; a bare number is seconds.\n"
+"Exit: the command's status; 124 deadline; 125 jobwrap failed; 126/127\n"
+"cannot execute / not found; 128+N killed by or cancelled with signal N.\n"
+"See jobwrap(1) and jobwrap.ini(5).\n");
+}

@@ -1,0 +1,129 @@
+/* relay.c: child pipe -> buffer -> jobwrap's stdout or stderr. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "relay.h"
+
+int
+jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail)
+{
+	s->in = -1;
+	s->off = s->len = 0;
+	s->bytes = s->dropped = 0;
+	s->tail = tail;
+	jw_wfd_open(&s->out, ourfd);
+	s->buf = malloc(JW_RELAY_BUF);
+	return s->buf == NULL ? -1 : 0;
+}
+
+void
+jw_stream_attach(struct jw_stream *s, int in)
+{
+	int fl = fcntl(in, F_GETFL);
+
+	/* Our own end of our own pipe: nobody else shares the flag. */
+	if (fl != -1)
+		(void)fcntl(in, F_SETFL, fl | O_NONBLOCK);
+	s->in = in;
+}
+
+static void
+drop_pending(struct jw_stream *s)
+{
+	s->dropped += s->len - s->off;
+	s->off = s->len = 0;
+}
+
+static void
+flush(struct jw_stream *s)
+{
+	while (s->off < s->len) {
+		ssize_t n = jw_wfd_write(&s->out, s->buf + s->off,
+		    s->len - s->off);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* EPIPE and friends: nobody will read it again. */
+			jw_wfd_close(&s->out);
+			drop_pending(s);
+			return;
+		}
+		s->off += (size_t)n;
+	}
+	s->off = s->len = 0;
+}
+
+ssize_t
+jw_stream_read(struct jw_stream *s)
+{
+	ssize_t n;
+
+	while ((n = read(s->in, s->buf + s->len, JW_RELAY_BUF - s->len)) == -1
+	    && errno == EINTR)
+		;
+	if (n == 0 || (n == -1 && errno != EAGAIN)) {
+		close(s->in);
+		s->in = -1;
+		return 0;
+	}
+	if (n == -1)
+		return -1;
+	if (s->tail != NULL)
+		jw_tail_add(s->tail, s->buf + s->len, (size_t)n);
+	s->bytes += (uint64_t)n;
+	s->len += (size_t)n;
+	flush(s);
+	return n;
+}
+
+bool
+jw_stream_want_read(const struct jw_stream *s)
+{
+	return s->in != -1 && s->len < JW_RELAY_BUF;
+}
+
+bool
+jw_stream_want_write(const struct jw_stream *s)
+{
+	return s->off < s->len;
+}
+
+void
+jw_stream_writable(struct jw_stream *s)
+{
+	flush(s);
+}
+
+bool
+jw_stream_done(const struct jw_stream *s)
+{
+	return s->in == -1 && s->off == s->len;
+}
+
+void
+jw_stream_abandon(struct jw_stream *s)
+{
+	while (s->in != -1) {
+		if (s->len == JW_RELAY_BUF)
+			drop_pending(s);
+		if (jw_stream_read(s) == -1)
+			break;
+	}
+	if (s->in != -1) {
+		close(s->in);
+		s->in = -1;
+	}
+	drop_pending(s);
+}
+
+void
+jw_stream_free(struct jw_stream *s)
+{
+	if (s->in != -1)
+		close(s->in);
+	jw_wfd_close(&s->out);
+	free(s->buf);
+	s->buf = NULL;
+}
