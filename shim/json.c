@@ -140,6 +140,32 @@ shorten(json_t *s, size_t keep)
 	return rc;
 }
 
+/*
+ * How many bytes of s to keep so that its encoding shrinks by excess.
+ * Escapes make the encoding up to six times longer than the string, so
+ * scale by this string's own ratio; a mixed string may need another round,
+ * and each round leaves it strictly shorter, so the loop ends.
+ */
+static size_t
+keep_for(json_t *s, size_t excess)
+{
+	size_t slen = json_string_length(s), enc, keep;
+	char *d = json_dumps(s, JSON_ENCODE_ANY);
+
+	if (d == NULL)
+		return slen / 2;
+	enc = strlen(d);
+	free(d);
+	excess += strlen(ELLIPSIS);
+	if (excess >= enc)
+		return 0;
+	keep = (size_t)((double)slen * (double)(enc - excess) / (double)enc);
+	/* With the ellipsis added back it must still end up shorter. */
+	if (keep + strlen(ELLIPSIS) >= slen)
+		keep = slen > 2 * strlen(ELLIPSIS) ? slen - 2 * strlen(ELLIPSIS) : 0;
+	return keep;
+}
+
 char *
 jw_json_line(json_t *obj, size_t max, size_t *lenp)
 {
@@ -163,14 +189,9 @@ jw_json_line(json_t *obj, size_t max, size_t *lenp)
 			return line;
 		}
 		free(s);
-		/* Each byte cut shortens the encoding by at least one byte, so
-		 * cutting the excess (plus the ellipsis) from the longest string
-		 * fits in one round unless that string was shorter than that. */
 		if ((victim = longest_string(obj, &best)) == NULL)
 			return NULL;
-		size_t excess = len + 1 - max + strlen(ELLIPSIS);
-		size_t slen = json_string_length(victim);
-		if (shorten(victim, slen > excess ? slen - excess : 0) == -1)
+		if (shorten(victim, keep_for(victim, len + 1 - max)) == -1)
 			return NULL;
 	}
 }
