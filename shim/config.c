@@ -547,8 +547,8 @@ jw_config_print(const struct jw_config *c, FILE *out)
 
 		ini_key(o, key, sizeof(key));
 		if (o->type == T_LATER)
-			fprintf(out, ";%s = %s\t; not yet supported\n", key,
-			    v ? v : "");
+			fprintf(out, ";%s =%s%s\t; not yet supported\n", key,
+			    v ? " " : "", v ? v : "");
 		else if (v == NULL)
 			fprintf(out, ";%s =\t; not set\n", key);
 		else if (from->line > 0)
