@@ -39,28 +39,34 @@ DEPS_BENCH = hyperfine tini dumb-init coreutils
 all: shim/jobwrap
 
 shim/jobwrap: build/obj/main.o $(OBJS)
-	$(CC) $(CFLAGS) -o $@ build/obj/main.o $(OBJS) $(LIBS)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -o $@ build/obj/main.o $(OBJS) $(LIBS)
 
 build/obj/%.o: shim/%.c $(HEADERS) | build/obj
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "CC $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/san/jobwrap: build/san/main.o $(SOBJS)
-	$(CC) $(SAN) $(CFLAGS) -o $@ build/san/main.o $(SOBJS) $(LIBS)
+	@echo "LD $@"
+	@$(CC) $(SAN) $(CFLAGS) -o $@ build/san/main.o $(SOBJS) $(LIBS)
 
 build/san/%.o: shim/%.c $(HEADERS) | build/san
-	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+	@echo "CC $< (ASan+UBSan)"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
 
 build/obj build/san build/unit build/helpers:
 	mkdir -p $@
 
 # Unit tests link the modules, built with sanitizers.
 build/unit/%: tests/unit/test_%.c $(SOBJS) | build/unit
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(SOBJS) $(LIBS) \
+	@echo "CC $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(SOBJS) $(LIBS) \
 	    $$(pkg-config --libs cmocka)
 
 # Test children must not be ASan builds: they run under seccomp later.
 build/helpers/%: tests/helpers/%.c | build/helpers
-	$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
+	@echo "CC $<"
+	@$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
 
 deps:
 	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)

@@ -311,18 +311,15 @@ signal_job(struct sup *s, int sig, const char *why, bool announce)
 	pid_t pgid = s->run.pid;
 	bool group = !s->reaped;
 
-	if (jw_tree_collect(&all, true) == -1)
+	if (jw_tree_collect(&all, true) == -1 ||
+	    (all.n > 0 && (outside.v = calloc(all.n, sizeof(pid_t))) == NULL))
 		fail(s, "cannot list the job's processes: out of memory");
 	for (size_t i = 0; i < all.n; i++) {
 		/* A live member pins the group id: it cannot be reused. */
 		if (jw_tree_pgid(all.v[i]) == pgid)
 			group = true;
-		else if (outside.n < all.n) {
-			outside.v = outside.v ? outside.v :
-			    calloc(all.n, sizeof(pid_t));
-			if (outside.v != NULL)
-				outside.v[outside.n++] = all.v[i];
-		}
+		else if (outside.v != NULL)
+			outside.v[outside.n++] = all.v[i];
 	}
 	if (group && s->spawned) {
 		(void)kill(-pgid, sig);
