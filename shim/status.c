@@ -108,8 +108,13 @@ jw_status_write(struct jw_status *s, json_t *doc, char *err, size_t errlen)
 		errno = ENOMEM;
 		goto fail;
 	}
+	/* The lock makes the name ours: whatever is there is stale (or
+	 * planted), and O_EXCL never writes through it. */
+	step = "remove the stale temporary file of";
+	if (unlinkat(s->dirfd, s->tmp, 0) == -1 && errno != ENOENT)
+		goto fail;
 	step = "create the temporary file for";
-	fd = openat(s->dirfd, s->tmp, O_WRONLY | O_CREAT | O_TRUNC |
+	fd = openat(s->dirfd, s->tmp, O_WRONLY | O_CREAT | O_EXCL |
 	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 	if (fd == -1)
 		goto fail;
