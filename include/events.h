@@ -36,6 +36,8 @@ bool		 jw_events_want_write(const struct jw_events *ev);
 void		 jw_events_writable(struct jw_events *ev);
 void		 jw_events_unpollable(struct jw_events *ev);
 
+/* fdatasync the events file; a failure shows in jw_events_failure(). */
+void		 jw_events_sync(struct jw_events *ev);
 /* Non-NULL once the events file could not be written. */
 const char	*jw_events_failure(const struct jw_events *ev);
 /* Send what is queued for at most timeout_ms, then close everything. */

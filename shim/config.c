@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "ini_load.h"
 #include "jobwrap.h"
+#include "json.h"
 #include "signame.h"
 
 enum otype {
@@ -579,7 +580,7 @@ jw_config_json(const struct jw_config *c)
 		else if (o->type == T_COUNT || o->type == T_FD)
 			jv = json_integer(strtoll(v, NULL, 10));
 		else
-			jv = json_string(v);
+			jv = jw_json_str_or_null(v);	/* paths: any bytes */
 		if (json_object_set_new(j, key, jv) == -1) {
 			json_decref(j);
 			return NULL;

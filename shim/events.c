@@ -224,6 +224,15 @@ jw_events_unpollable(struct jw_events *ev)
 	jw_wfd_unpollable(&ev->out);
 }
 
+void
+jw_events_sync(struct jw_events *ev)
+{
+	if (ev->file != -1 && fdatasync(ev->file) == -1 && !ev->failure[0])
+		snprintf(ev->failure, sizeof(ev->failure),
+		    "cannot sync the events file %s: %s", ev->path,
+		    strerror(errno));
+}
+
 const char *
 jw_events_failure(const struct jw_events *ev)
 {

@@ -145,7 +145,7 @@ read_line(char *str, int num, void *stream)
 	len = strlen(str);
 	if (len > 0 && str[len - 1] != '\n') {
 		if ((c = getc(r->fp)) != EOF) {
-			fail(r, "line longer than %d bytes", num - 3);
+			fail(r, "line longer than %d bytes", num - 2);
 			return NULL;
 		}
 	}

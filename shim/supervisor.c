@@ -584,18 +584,46 @@ mark_ended(struct sup *s)
 	clock_gettime(CLOCK_REALTIME, &s->run.ended_at);
 }
 
-/* Terminal status durably, then the exit event, then nothing. */
+/*
+ * A failure of jobwrap itself outranks how the command ended: the record
+ * would otherwise claim a success that the events or status cannot back.
+ */
+static void
+apply_failure(struct sup *s)
+{
+	struct jw_run *r = &s->run;
+	char was[sizeof(r->reason)];
+
+	if (jw_events_failure(s->ev) != NULL)
+		fail(s, "%s", jw_events_failure(s->ev));
+	if (s->error[0] == '\0' || strcmp(r->state, JW_ST_ERROR) == 0)
+		return;
+	snprintf(was, sizeof(was), "%s", r->reason);
+	r->state = JW_ST_ERROR;
+	r->exit_code = JW_EXIT_INTERNAL;
+	snprintf(r->reason, sizeof(r->reason), "jobwrap failed: %.300s "
+	    "(before that: %.400s)", s->error, was);
+}
+
+/* The events file durably, the terminal status durably, then the exit
+ * event, then nothing. */
 static int
 finish(struct sup *s)
 {
 	s->phase = P_DONE;
 	mark_ended(s);
-	if (write_status(s) == -1) {
-		s->run.state = JW_ST_ERROR;
-		s->run.exit_code = JW_EXIT_INTERNAL;
-		snprintf(s->run.reason, sizeof(s->run.reason), "%s", s->error);
-	}
+	jw_events_sync(s->ev);
+	apply_failure(s);
+	if (write_status(s) == -1)
+		apply_failure(s);
 	emit(s, JW_EV_EXIT, jw_report_exit(&s->run, s->run.ended_mono));
+	jw_events_sync(s->ev);
+	if (jw_events_failure(s->ev) != NULL &&
+	    strcmp(s->run.state, JW_ST_ERROR) != 0) {
+		/* The exit line itself was lost: correct the record. */
+		apply_failure(s);
+		write_status(s);
+	}
 	return s->run.exit_code;
 }
 
