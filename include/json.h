@@ -14,8 +14,10 @@ json_t	*jw_json_bytes(const void *p, size_t n);
 
 /*
  * Compact one-line form of obj, '\n'-terminated, at most max bytes with the
- * newline.  Strings are shortened (longest first, at a character boundary,
- * ending in "...") until it fits; obj is modified.  NULL on failure.
+ * newline.  Until it fits, the biggest string is shortened (at a character
+ * boundary, ending in "...") or, when an array is big because of many small
+ * items, its last items are replaced by one "..." item; obj is modified.
+ * NULL on failure.
  */
 char	*jw_json_line(json_t *obj, size_t max, size_t *len);
 

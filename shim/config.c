@@ -2,6 +2,7 @@
  * config.c: one table of options drives the command line, the ini keys,
  * validation, --check-config and the start event's "config".
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -513,7 +514,8 @@ opt_text(const struct jw_config *c, const struct opt *o, char *buf,
 		return buf;
 	case T_SIGNAL:
 		jw_signal_name(*(const int *)field, buf, len);
-		return buf + 3;		/* "TERM", as the contract spells it */
+		/* "TERM", as the contract spells it; "32" has no prefix. */
+		return strncmp(buf, "SIG", 3) == 0 ? buf + 3 : buf;
 	case T_COUNT:
 		snprintf(buf, len, "%llu",
 		    (unsigned long long)*(const uint64_t *)field);
@@ -529,6 +531,25 @@ opt_text(const struct jw_config *c, const struct opt *o, char *buf,
 		return *field ? field : NULL;
 	}
 	return NULL;
+}
+
+/*
+ * Can "key = v" be read back as v?  inih trims white space, ends a line at
+ * a newline and starts a comment at a ';' after white space.
+ */
+static int
+ini_safe(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || isspace((unsigned char)v[0]) ||
+	    isspace((unsigned char)v[n - 1]) || v[0] == ';')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '\n' || v[i] == '\r' ||
+		    (v[i] == ';' && isspace((unsigned char)v[i - 1])))
+			return 0;
+	return 1;
 }
 
 void
@@ -552,6 +573,10 @@ jw_config_print(const struct jw_config *c, FILE *out)
 			    v ? " " : "", v ? v : "");
 		else if (v == NULL)
 			fprintf(out, ";%s =\t; not set\n", key);
+		else if (!ini_safe(v))
+			fprintf(out, ";%s =\t; set to a value an ini file cannot "
+			    "hold (white space at an end, \" ;\" or a newline)\n",
+			    key);
 		else if (from->line > 0)
 			fprintf(out, "%s = %s\t; %s:%d\n", key, v, from->file,
 			    from->line);

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,13 +20,15 @@ struct jw_events {
 	uint64_t	 t0;
 	uint64_t	 seq;
 
-	struct jw_wfd	 out;		/* --events-fd */
+	struct jw_wfd	 out;		/* --events-fd, a private copy */
+	int		 user_fd;	/* the number the user gave, for messages */
 	char		*buf;		/* its unsent bytes: buf[off..len) */
 	size_t		 off, len, cap;
 	uint64_t	 sent, queued;	/* byte counts since the start */
 	uint64_t	 heartbeat_end;	/* value of queued after the last one */
 
 	int		 file;		/* --events-file */
+	bool		 file_syncs;	/* a regular file: fdatasync means something */
 	const char	*path;
 	char		 failure[256];
 };
@@ -35,7 +38,7 @@ drop_fd(struct jw_events *ev, const char *why)
 {
 	if (ev->out.kind == JW_WFD_GONE)
 		return;
-	jw_warn("events fd %d: %s; it gets no more events", ev->out.fd, why);
+	jw_warn("events fd %d: %s; it gets no more events", ev->user_fd, why);
 	jw_wfd_close(&ev->out);
 	free(ev->buf);
 	ev->buf = NULL;
@@ -60,14 +63,19 @@ jw_events_open(int fd, const char *path, const char *run_id, uint64_t t0,
 		ev->path = path;
 		ev->file = open(path, O_WRONLY | O_APPEND | O_CREAT |
 		    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-		if (ev->file == -1) {
+		struct stat st;
+		if (ev->file == -1 || fstat(ev->file, &st) == -1) {
 			snprintf(err, errlen, "--events-file %s: %s", path,
 			    strerror(errno));
+			if (ev->file != -1)
+				close(ev->file);
 			free(ev);
 			return NULL;
 		}
+		ev->file_syncs = S_ISREG(st.st_mode);
 	}
 	if (fd != -1) {
+		ev->user_fd = fd;
 		jw_wfd_open(&ev->out, fd);
 		/* Our private copy replaces it: children must not hold it. */
 		close(fd);
@@ -116,17 +124,35 @@ flush_fd(struct jw_events *ev)
 		ev->off = ev->len = 0;
 }
 
+/* Write directly when nothing waits; keep only what the reader did not
+ * take, so a keeping-up reader costs no copy. */
 static void
 queue_fd(struct jw_events *ev, const char *line, size_t len)
 {
 	if (ev->out.kind == JW_WFD_GONE)
 		return;
+	ev->queued += len;
+	if (ev->off == ev->len) {
+		ssize_t n = jw_wfd_write(&ev->out, line, len);
+		if (n <= 0 && !(n == -1 && errno == EAGAIN)) {
+			drop_fd(ev, n == 0 ? "wrote nothing" : strerror(errno));
+			return;
+		}
+		if (n > 0) {
+			line += n;
+			len -= (size_t)n;
+			ev->sent += (uint64_t)n;
+		}
+		if (len == 0)
+			return;
+	}
 	if (ev->len - ev->off + len > JW_EVENTS_BUF_MAX) {
 		drop_fd(ev, "reader too slow, 1 MiB of events unread");
 		return;
 	}
 	if (ev->len + len > ev->cap) {
-		memmove(ev->buf, ev->buf + ev->off, ev->len - ev->off);
+		if (ev->off > 0)
+			memmove(ev->buf, ev->buf + ev->off, ev->len - ev->off);
 		ev->len -= ev->off;
 		ev->off = 0;
 		size_t cap = ev->cap ? ev->cap : 4096;
@@ -142,8 +168,6 @@ queue_fd(struct jw_events *ev, const char *line, size_t len)
 	}
 	memcpy(ev->buf + ev->len, line, len);
 	ev->len += len;
-	ev->queued += len;
-	flush_fd(ev);
 }
 
 static json_t *
@@ -227,7 +251,8 @@ jw_events_unpollable(struct jw_events *ev)
 void
 jw_events_sync(struct jw_events *ev)
 {
-	if (ev->file != -1 && fdatasync(ev->file) == -1 && !ev->failure[0])
+	if (ev->file != -1 && ev->file_syncs && fdatasync(ev->file) == -1 &&
+	    !ev->failure[0])
 		snprintf(ev->failure, sizeof(ev->failure),
 		    "cannot sync the events file %s: %s", ev->path,
 		    strerror(errno));

@@ -87,8 +87,11 @@ section_line(struct reader *r, const char *start)
 	char name[256];
 	size_t len;
 
-	if (end == NULL)
-		return;		/* inih reports the missing ']' */
+	if (end == NULL) {
+		/* Said here, or the keys below would be "outside a section". */
+		fail(r, "section header without ']'");
+		return;
+	}
 	len = (size_t)(end - start - 1);
 	if (len > SECTION_MAX) {
 		fail(r, "section name longer than %d bytes", SECTION_MAX);
@@ -142,12 +145,13 @@ read_line(char *str, int num, void *stream)
 	if (r->err_line != 0 || fgets(str, num, r->fp) == NULL)
 		return NULL;
 	r->line++;
+	/* At most num - 2 bytes before the newline, also on a last line
+	 * without one: one limit, whatever the file ends with. */
 	len = strlen(str);
-	if (len > 0 && str[len - 1] != '\n') {
-		if ((c = getc(r->fp)) != EOF) {
-			fail(r, "line longer than %d bytes", num - 2);
-			return NULL;
-		}
+	if (len > 0 && str[len - 1] != '\n' &&
+	    ((c = getc(r->fp)) != EOF || len > (size_t)num - 2)) {
+		fail(r, "line longer than %d bytes", num - 2);
+		return NULL;
 	}
 	const char *p = str;
 	if (r->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)

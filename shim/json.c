@@ -1,4 +1,5 @@
 /* json.c: turn untrusted bytes into JSON that any parser accepts. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,31 +92,100 @@ jw_json_argv(char *const argv[])
 	return a;
 }
 
-/* The longest string anywhere inside v. */
-static json_t *
-longest_string(json_t *v, size_t *best)
+/* Rough encoded size of v, escapes ignored: it only ranks candidates. */
+static size_t
+approx(json_t *v)
 {
-	json_t *found = NULL, *sub, *r;
-	const char *key;
-	size_t i;
+	size_t n = 2, i;
+	const char *k;
+	json_t *sub;
 
-	if (json_is_string(v)) {
-		if (json_string_length(v) > *best) {
-			*best = json_string_length(v);
-			return v;
-		}
-		return NULL;
-	}
-	if (json_is_object(v)) {
-		json_object_foreach(v, key, sub)
-			if ((r = longest_string(sub, best)) != NULL)
-				found = r;
-	} else if (json_is_array(v)) {
+	if (json_is_string(v))
+		return json_string_length(v) + 2;
+	if (json_is_object(v))
+		json_object_foreach(v, k, sub)
+			n += strlen(k) + 4 + approx(sub);
+	else if (json_is_array(v))
 		json_array_foreach(v, i, sub)
-			if ((r = longest_string(sub, best)) != NULL)
-				found = r;
+			n += approx(sub) + 1;
+	else
+		n = 8;
+	return n;
+}
+
+static bool
+is_marker(json_t *v)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), ELLIPSIS) == 0;
+}
+
+/* Elements of array a other than a trailing marker of an earlier cut. */
+static size_t
+real_items(json_t *a)
+{
+	size_t n = json_array_size(a);
+
+	return n > 0 && is_marker(json_array_get(a, n - 1)) ? n - 1 : n;
+}
+
+/*
+ * What to shorten next: inside the biggest member, the biggest string, or
+ * an array whose size comes from many small items (a long command line of
+ * short arguments), not from one big one.
+ */
+static json_t *
+victim(json_t *v)
+{
+	json_t *best = NULL, *sub, *r;
+	size_t bestsz = 0, total = 0, i;
+	const char *k;
+
+	if (json_is_string(v))
+		return json_string_length(v) > 2 * strlen(ELLIPSIS) ? v : NULL;
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, sub) {
+			size_t a = approx(sub);
+			if (a > bestsz && (r = victim(sub)) != NULL) {
+				best = r;
+				bestsz = a;
+			}
+		}
+		return best;
 	}
-	return found;
+	if (!json_is_array(v))
+		return NULL;
+	json_array_foreach(v, i, sub) {
+		size_t a = approx(sub);
+		total += a;
+		if (a > bestsz) {
+			best = sub;
+			bestsz = a;
+		}
+	}
+	if (best != NULL && bestsz * 2 > total && (r = victim(best)) != NULL)
+		return r;
+	if (real_items(v) >= 2)
+		return v;
+	return best != NULL ? victim(best) : NULL;
+}
+
+/* Drop the last items of a, at least one, until excess bytes are gone,
+ * and end it with the marker; the first item always stays. */
+static int
+trim_array(json_t *a, size_t excess)
+{
+	size_t n = real_items(a), gone = 0;
+
+	json_array_remove(a, n);	/* an old marker; no-op when none */
+	excess += strlen(ELLIPSIS) + 3;
+	while (n > 1 && (gone == 0 || gone < excess)) {
+		char *d = json_dumps(json_array_get(a, n - 1),
+		    JSON_ENCODE_ANY | JSON_COMPACT);
+		gone += (d != NULL ? strlen(d) : 1) + 1;
+		free(d);
+		json_array_remove(a, --n);
+	}
+	return json_array_append_new(a, json_string(ELLIPSIS));
 }
 
 /* Cut s to at most keep bytes at a UTF-8 boundary and mark the cut. */
@@ -171,8 +241,8 @@ jw_json_line(json_t *obj, size_t max, size_t *lenp)
 {
 	for (;;) {
 		char *s = json_dumps(obj, JSON_COMPACT);
-		size_t len, best = strlen(ELLIPSIS) * 2;
-		json_t *victim;
+		size_t len;
+		json_t *cut;
 
 		if (s == NULL)
 			return NULL;
@@ -189,9 +259,10 @@ jw_json_line(json_t *obj, size_t max, size_t *lenp)
 			return line;
 		}
 		free(s);
-		if ((victim = longest_string(obj, &best)) == NULL)
+		if ((cut = victim(obj)) == NULL)
 			return NULL;
-		if (shorten(victim, keep_for(victim, len + 1 - max)) == -1)
+		if ((json_is_array(cut) ? trim_array(cut, len + 1 - max) :
+		    shorten(cut, keep_for(cut, len + 1 - max))) == -1)
 			return NULL;
 	}
 }

@@ -725,7 +725,8 @@ init_run(struct sup *s, const struct jw_config *c)
 	clock_gettime(CLOCK_REALTIME, &s->run.started_at);
 	s->run.deadline_ms = c->timeout_ms;
 	s->run.child_code = -1;
-	snprintf(s->run.reason, sizeof(s->run.reason), "starting");
+	snprintf(s->run.reason, sizeof(s->run.reason), "jobwrap has started "
+	    "and is about to start the command");
 }
 
 static void

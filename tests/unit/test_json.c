@@ -176,6 +176,37 @@ test_line_mixed_strings_terminate(void **state)
 	free(a);
 }
 
+/* 20000 arguments of 4 bytes: no string is worth cutting, the array is. */
+static void
+test_line_many_short_items(void **state)
+{
+	json_t *argv = json_array(), *obj, *back;
+	json_error_t e;
+	char item[8];
+	size_t len;
+	char *line;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		snprintf(item, sizeof(item), "%04d", i % 10000);
+		json_array_append_new(argv, json_string(item));
+	}
+	obj = json_pack("{s:s, s:o}", "event", "start", "command", argv);
+	line = jw_json_line(obj, 65536, &len);
+	assert_non_null(line);
+	assert_true(len <= 65536);
+	assert_true(len > 60000);		/* trimmed, not emptied */
+	back = json_loads(line, 0, &e);
+	assert_non_null(back);
+	json_t *cmd = json_object_get(back, "command");
+	assert_string_equal(json_string_value(json_array_get(cmd, 0)), "0000");
+	assert_string_equal(json_string_value(
+	    json_array_get(cmd, json_array_size(cmd) - 1)), "...");
+	json_decref(back);
+	json_decref(obj);
+	free(line);
+}
+
 static void
 test_small_line_untouched(void **state)
 {
@@ -201,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_line_fits_64k),
 		cmocka_unit_test(test_line_cut_keeps_utf8),
 		cmocka_unit_test(test_line_mixed_strings_terminate),
+		cmocka_unit_test(test_line_many_short_items),
 		cmocka_unit_test(test_small_line_untouched),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
