@@ -27,6 +27,7 @@ struct jw_stream {
 	uint64_t	 bytes;		/* read from the child */
 	uint64_t	 dropped;	/* could not be delivered */
 	struct jw_tail	*tail;		/* keeps the newest bytes, or NULL */
+	bool		 orphaned;	/* no writer of the job is left */
 };
 
 /* Our own fd (1 or 2) as the destination.  0, or -1 (out of memory). */
@@ -41,6 +42,10 @@ void	jw_stream_writable(struct jw_stream *s);
 /* True when the pipe is closed and everything read was delivered or
  * counted as dropped. */
 bool	jw_stream_done(const struct jw_stream *s);
+/* No process of the job can write any more: read what the pipe holds
+ * (as the reader takes it), then close it instead of waiting for EOF.
+ * Called again after each event; it reads only while there is room. */
+void	jw_stream_last_writer_gone(struct jw_stream *s);
 /* Read what is there without waiting, drop what cannot be sent now,
  * close the pipe: the attempt is over. */
 void	jw_stream_abandon(struct jw_stream *s);

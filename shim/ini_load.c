@@ -89,7 +89,7 @@ section_line(struct reader *r, const char *start)
 
 	if (end == NULL) {
 		/* Said here, or the keys below would be "outside a section". */
-		fail(r, "section header without ']'");
+		fail(r, "syntax error: section header without ']'");
 		return;
 	}
 	len = (size_t)(end - start - 1);

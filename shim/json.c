@@ -162,7 +162,8 @@ victim(json_t *v)
 			bestsz = a;
 		}
 	}
-	if (best != NULL && bestsz * 2 > total && (r = victim(best)) != NULL)
+	/* An item with an eighth of the size is worth cutting itself. */
+	if (best != NULL && bestsz * 8 > total && (r = victim(best)) != NULL)
 		return r;
 	if (real_items(v) >= 2)
 		return v;

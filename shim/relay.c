@@ -13,6 +13,7 @@ jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail)
 	s->off = s->len = 0;
 	s->bytes = s->dropped = 0;
 	s->tail = tail;
+	s->orphaned = false;
 	jw_wfd_open(&s->out, ourfd);
 	s->buf = malloc(JW_RELAY_BUF);
 	return s->buf == NULL ? -1 : 0;
@@ -27,6 +28,7 @@ jw_stream_attach(struct jw_stream *s, int in)
 	if (fl != -1)
 		(void)fcntl(in, F_SETFL, fl | O_NONBLOCK);
 	s->in = in;
+	s->orphaned = false;
 }
 
 static void
@@ -78,6 +80,24 @@ jw_stream_read(struct jw_stream *s)
 	return n;
 }
 
+/* An empty pipe whose writers are all outside the job is at its end. */
+static void
+pump_orphan(struct jw_stream *s)
+{
+	while (s->orphaned && s->in != -1 && s->len < JW_RELAY_BUF)
+		if (jw_stream_read(s) == -1) {
+			close(s->in);
+			s->in = -1;
+		}
+}
+
+void
+jw_stream_last_writer_gone(struct jw_stream *s)
+{
+	s->orphaned = true;
+	pump_orphan(s);
+}
+
 bool
 jw_stream_want_read(const struct jw_stream *s)
 {
@@ -94,6 +114,7 @@ void
 jw_stream_writable(struct jw_stream *s)
 {
 	flush(s);
+	pump_orphan(s);
 }
 
 bool

@@ -74,6 +74,8 @@ struct sup {
 	int		 wstatus;
 	bool		 wstatus_known;
 	bool		 escalated;	/* SIGKILL was sent */
+	const char	*kill_why;	/* ... because of this (a signal reason) */
+	bool		 deadline_passed;
 	size_t		 leftovers;	/* processes left when the child exited */
 	size_t		 survivors;	/* still there after SIGKILL_WAIT_MS */
 	char		 error[512];	/* C_ERROR: what failed */
@@ -337,15 +339,17 @@ signal_job(struct sup *s, int sig, const char *why, bool announce)
 	jw_pids_free(&outside);
 }
 
+/* why: "kill_after" when the grace ran out, else what cut it short. */
 static void
-begin_killing(struct sup *s)
+begin_killing(struct sup *s, const char *why)
 {
 	if (s->phase == P_KILLING || s->phase == P_DONE)
 		return;
 	s->phase = P_KILLING;
 	s->escalated = s->children || !s->reaped;
+	s->kill_why = why;
 	if (s->escalated)
-		signal_job(s, SIGKILL, "kill_after", true);
+		signal_job(s, SIGKILL, why, true);
 	arm(s, s->tkill, SIGKILL_WAIT_MS, 0, false);
 }
 
@@ -355,7 +359,7 @@ begin_ending(struct sup *s, enum cause cause, const char *why)
 	if (s->phase != P_RUN) {
 		/* A second reason to stop does not wait for the grace. */
 		if (cause != C_EXITED)
-			begin_killing(s);
+			begin_killing(s, why);
 		return;
 	}
 	s->phase = P_ENDING;
@@ -365,7 +369,7 @@ begin_ending(struct sup *s, enum cause cause, const char *why)
 	if (!s->reaped || s->children)
 		signal_job(s, s->cfg->signal, why, true);
 	if (s->cfg->kill_after_ms == 0)
-		begin_killing(s);
+		begin_killing(s, why);
 	else
 		arm(s, s->tkill, s->cfg->kill_after_ms, 0, false);
 }
@@ -398,7 +402,7 @@ reap(struct sup *s)
 	if (s->spawned && s->reaped && s->phase == P_RUN)
 		begin_ending(s, C_EXITED, "leftover");
 	else if (s->phase == P_KILLING && s->children)
-		signal_job(s, SIGKILL, "kill_after", false);
+		signal_job(s, SIGKILL, s->kill_why, false);
 }
 
 static void
@@ -427,9 +431,10 @@ static void
 on_deadline(struct sup *s)
 {
 	drain_timer(s->tdeadline);
-	if (s->phase == P_RUN)
-		emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
-		    "attempt", (int)s->run.attempt, "kind", "deadline"));
+	s->deadline_passed = true;
+	/* Also while the job is being stopped: it cuts the grace short. */
+	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
+	    "attempt", (int)s->run.attempt, "kind", "deadline"));
 	begin_ending(s, C_DEADLINE, "deadline");
 }
 
@@ -438,13 +443,16 @@ on_kill_timer(struct sup *s)
 {
 	drain_timer(s->tkill);
 	if (s->phase == P_ENDING) {
-		begin_killing(s);
+		begin_killing(s, "kill_after");
 		return;
 	}
-	/* P_KILLING: whatever is still there cannot be killed; stop waiting. */
-	s->survivors = jw_tree_count();
-	s->children = false;
-	s->reaped = true;
+	/* P_KILLING: whatever is still there cannot be killed; stop waiting
+	 * for it (a slow reader of what the job wrote is still served). */
+	if (s->children || !s->reaped) {
+		s->survivors = jw_tree_count();
+		s->children = false;
+		s->reaped = true;
+	}
 }
 
 static void
@@ -499,10 +507,14 @@ attempt_over(struct sup *s)
 		return false;
 	if (s->phase == P_KILLING) {
 		/* Everything is dead: a writer still holding a pipe is not
-		 * part of the job, and its output is not waited for. */
+		 * part of the job; what is in the pipe now is all there is. */
+		jw_stream_last_writer_gone(&s->out);
+		jw_stream_last_writer_gone(&s->err);
+	}
+	/* Delivery to a slow reader goes on until the hard deadline. */
+	if (s->deadline_passed) {
 		jw_stream_abandon(&s->out);
 		jw_stream_abandon(&s->err);
-		return true;
 	}
 	return jw_stream_done(&s->out) && jw_stream_done(&s->err);
 }
@@ -520,6 +532,22 @@ describe_child(struct sup *s)
 		r->child_code = WEXITSTATUS(s->wstatus);
 	else if (WIFSIGNALED(s->wstatus))
 		r->child_signal = WTERMSIG(s->wstatus);
+}
+
+static size_t
+describe_kill(const struct sup *s, char *buf, size_t len)
+{
+	char dur[JW_DURATION_BUFSZ];
+	const char *by = strcmp(s->kill_why, "deadline") == 0 ? "the deadline" :
+	    strcmp(s->kill_why, "cancel") == 0 ? "a cancel signal" :
+	    strcmp(s->kill_why, "error") == 0 ? "a failure of jobwrap" : NULL;
+
+	jw_duration_format(s->cfg->kill_after_ms, dur, sizeof(dur));
+	if (by == NULL)
+		return (size_t)snprintf(buf, len, "; SIGKILL was needed after "
+		    "the %s grace (--kill-after)", dur);
+	return (size_t)snprintf(buf, len, "; %s cut the %s grace "
+	    "(--kill-after) short and SIGKILL was sent", by, dur);
 }
 
 static void
@@ -566,10 +594,7 @@ set_outcome(struct sup *s)
 		    "; it left %zu process%s running, which jobwrap stopped",
 		    s->leftovers, s->leftovers == 1 ? "" : "es");
 	if (s->escalated && n < sizeof(r->reason))
-		n += (size_t)snprintf(r->reason + n, sizeof(r->reason) - n,
-		    "; SIGKILL was needed after the %s grace (--kill-after)",
-		    (jw_duration_format(s->cfg->kill_after_ms, dur, sizeof(dur)),
-		    dur));
+		n += describe_kill(s, r->reason + n, sizeof(r->reason) - n);
 	if (s->survivors > 0 && n < sizeof(r->reason))
 		snprintf(r->reason + n, sizeof(r->reason) - n, "; %zu "
 		    "process%s did not die after SIGKILL", s->survivors,

@@ -313,12 +313,6 @@ def test_huge_escaped_argument_fits(jw, arg):
     assert got.endswith("...") and arg.startswith(got[:-3])
 
 
-@pytest.mark.xfail(reason="BUG: with many short arguments (20000 x 4 bytes) "
-                   "the start event cannot be shortened (only strings over "
-                   "6 bytes are cut): it is left out, stderr says 'out of "
-                   "memory', the stream begins at seq 2 with spawn and the "
-                   "run, after the command ran, ends as error 125",
-                   strict=True)
 def test_many_short_arguments_fit(jw):
     args = ["%04d" % i for i in range(20000)]
     r = jw.run(["--", "true"] + args)
@@ -344,13 +338,8 @@ def test_unicode_argument_kept(jw):
 
 # UBSan: the first event queued for the fd calls memmove(NULL, NULL, 0)
 # (shim/events.c queue_fd), and the sanitized build exits 1 at once.
-ubsan_events_fd = pytest.mark.xfail(
-    SANITIZED, strict=True,
-    reason="BUG: events.c queue_fd passes a NULL buffer to memmove on the "
-    "first event; UBSan aborts every run with --events-fd")
 
 
-@ubsan_events_fd
 def test_events_fd_and_file_have_the_same_lines(jw):
     rfd, wfd = os.pipe()
     fdnum = wfd
@@ -382,7 +371,6 @@ def test_events_fd_and_file_have_the_same_lines(jw):
     assert events[0]["config"]["events_fd"] == fdnum
 
 
-@ubsan_events_fd
 def test_events_fd_only(jw):
     rfd, wfd = os.pipe()
     p, _, ev, _ = jw.start(["--events-fd", str(wfd), "--", "true"],
@@ -398,7 +386,6 @@ def test_events_fd_only(jw):
     assert events[0]["config"]["events_file"] is None
 
 
-@ubsan_events_fd
 def test_events_fd_not_inherited_by_child(jw):
     rfd, wfd = os.pipe()
     p, _, ev, _ = jw.start(["--events-fd", str(wfd), "--", "sh", "-c",
@@ -413,7 +400,6 @@ def test_events_fd_not_inherited_by_child(jw):
     assert fds <= {0, 1, 2}, fds
 
 
-@ubsan_events_fd
 def test_events_fd_reader_gone_run_goes_on(jw):
     rfd, wfd = os.pipe()
     os.close(rfd)
@@ -435,9 +421,6 @@ def test_events_file_is_appended(jw, tmp_path):
     check_events([json.loads(x) for x in lines[1:]])
 
 
-@pytest.mark.xfail(reason="BUG (since 3548ade): fdatasync of an events file "
-                   "that is a FIFO fails with EINVAL after the command ran, "
-                   "and the finished run becomes error/125", strict=True)
 def test_events_file_may_be_a_fifo(jw, tmp_path):
     """A named pipe as --events-file: either refused before anything
     starts, or the run succeeds; never error after the command ran."""

@@ -145,7 +145,7 @@ def test_second_cancel_skips_the_grace(jw):
     assert p.returncode == 143          # the first signal names the cancel
     sigs = find(events, "signal")
     assert [s["signal"] for s in sigs] == ["SIGTERM", "SIGKILL"]
-    assert sigs[1]["reason"] == "kill_after"
+    assert sigs[1]["reason"] == "cancel"   # what cut the grace short
     assert status["state"] == "cancelled"
     assert find(events, "attempt_end")[0]["signal"] == "SIGKILL"
 
@@ -161,7 +161,7 @@ def test_cancel_during_the_deadline_grace(jw):
     assert p.returncode == 124
     assert status["state"] == "timeout"
     assert [(s["signal"], s["reason"]) for s in find(events, "signal")] == \
-        [("SIGTERM", "deadline"), ("SIGKILL", "kill_after")]
+        [("SIGTERM", "deadline"), ("SIGKILL", "cancel")]   # cut short
 
 
 def test_cancel_during_leftover_grace_keeps_the_outcome(jw, tmp_path):
@@ -177,7 +177,7 @@ def test_cancel_during_leftover_grace_keeps_the_outcome(jw, tmp_path):
     assert p.returncode == 5
     assert status["state"] == "failed"
     assert [(s["signal"], s["reason"]) for s in find(events, "signal")] == \
-        [("SIGTERM", "leftover"), ("SIGKILL", "kill_after")]
+        [("SIGTERM", "leftover"), ("SIGKILL", "cancel")]   # cut short
 
 
 # ---- USR1 -----------------------------------------------------------------

@@ -205,8 +205,6 @@ def test_status_at_start(jw, tmp_path):
     assert load(st)["state"] in TERMINAL
 
 
-@pytest.mark.xfail(reason="BUG: the status written at start has reason "
-                   "'starting', a word, not a sentence", strict=True)
 def test_status_at_start_reason_is_a_sentence(jw, tmp_path):
     fd = full_fifo(tmp_path / "events.fifo")
     try:
