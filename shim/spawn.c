@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,10 +26,31 @@ child_fail(int fd, int stage)
 	_exit(127);
 }
 
+/*
+ * Every disposition back to default.  glibc's sigaction() refuses the two
+ * signals it keeps for itself (32, 33), but a parent can leave them
+ * ignored (GNU make does) and ignored dispositions survive exec: the raw
+ * system call resets those too.
+ */
+static void
+reset_dispositions(void)
+{
+	struct {
+		void		(*handler)(int);
+		unsigned long	 flags;
+		void		(*restorer)(void);
+		uint64_t	 mask;
+	} dfl = { SIG_DFL, 0, NULL, 0 };
+
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL,
+			    sizeof(dfl.mask));
+}
+
 static void __attribute__((noreturn))
 child(char *const argv[], pid_t supervisor, int out[2], int err[2], int rep)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 
 	if (setpgid(0, 0) == -1 ||
@@ -38,8 +61,7 @@ child(char *const argv[], pid_t supervisor, int out[2], int err[2], int rep)
 		errno = ESRCH;
 		child_fail(rep, 0);
 	}
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &dfl, NULL);	/* EINVAL for KILL/STOP */
+	reset_dispositions();
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
 	    dup2(out[1], 1) == -1 || dup2(err[1], 2) == -1)
