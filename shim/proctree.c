@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +19,17 @@ jw_tree_subreaper(void)
 }
 
 static int
-push(struct jw_pids *p, pid_t pid)
+push(struct jw_procs *p, pid_t pid, pid_t pgid)
 {
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 32;
-		pid_t *v = realloc(p->v, cap * sizeof(*v));
+		struct jw_proc *v = realloc(p->v, cap * sizeof(*v));
 		if (v == NULL)
 			return -1;
 		p->v = v;
 		p->cap = cap;
 	}
-	p->v[p->n++] = pid;
+	p->v[p->n++] = (struct jw_proc){ pid, pgid };
 	return 0;
 }
 
@@ -49,40 +50,29 @@ read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-static bool
-is_zombie(pid_t pid)
+/* Its process group, or -1 when it is gone or a zombie. */
+static pid_t
+live_pgid(pid_t pid)
 {
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 ||
-	    (p = strrchr(buf, ')')) == NULL)
-		return true;		/* gone counts as dead */
-	return p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
-pid_t
-jw_tree_pgid(pid_t pid)
-{
-	char path[64], buf[512], *p;
+	char path[64], buf[512], *p, state;
 	int ppid, pgid;
-	char state;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (read_small(path, buf, sizeof(buf)) <= 0 ||
 	    (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %c %d %d", &state, &ppid, &pgid) != 3)
+	    sscanf(p + 1, " %c %d %d", &state, &ppid, &pgid) != 3 ||
+	    state == 'Z' || state == 'X')
 		return -1;
 	return pgid;
 }
 
 /*
- * Children of pid, from every thread's list.  A children file larger than
- * the buffer is read in pieces: entries are "PID " so a piece ends cleanly
- * when the last space is kept.
+ * Children of pid, from every thread's list, appended to out as pids
+ * (pgid unknown yet).  Entries are "PID ", so a read that ends mid-list
+ * keeps the unfinished number for the next read.
  */
 static int
-children_of(pid_t pid, struct jw_pids *out)
+children_of(pid_t pid, struct jw_procs *out)
 {
 	char path[320], buf[4096];
 	struct dirent *d;
@@ -114,7 +104,7 @@ children_of(pid_t pid, struct jw_pids *out)
 				long v = strtol(s, &t, 10);
 				if (t == s)
 					break;
-				if (v > 0 && push(out, (pid_t)v) == -1)
+				if (v > 0 && push(out, (pid_t)v, -1) == -1)
 					rc = -1;
 			}
 			keep = len - used;
@@ -126,49 +116,87 @@ children_of(pid_t pid, struct jw_pids *out)
 	return rc;
 }
 
-int
-jw_tree_collect(struct jw_pids *p, bool freeze)
+static bool
+known(const struct jw_procs *p, pid_t pid)
 {
-	struct jw_pids all = { 0 };
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * One breadth-first pass from this process; the queue grows while it is
+ * walked.  Returns how many live processes it added to p, or -1.
+ */
+static ssize_t
+walk_once(struct jw_procs *p, int visit)
+{
+	struct jw_procs queue = { 0 };
+	size_t before = p->n;
 	int rc;
 
-	p->n = 0;
-	rc = children_of(getpid(), &all);
-	/* Breadth first: all.v grows while it is walked. */
-	for (size_t i = 0; rc == 0 && i < all.n; i++) {
-		pid_t pid = all.v[i];
-		if (is_zombie(pid))
+	rc = children_of(getpid(), &queue);
+	for (size_t i = 0; rc == 0 && i < queue.n; i++) {
+		pid_t pid = queue.v[i].pid, pgid = live_pgid(pid);
+		if (pgid == -1)
 			continue;
-		if (freeze)
-			(void)kill(pid, SIGSTOP);
-		if (push(p, pid) == -1 || children_of(pid, &all) == -1)
+		if (!known(p, pid)) {
+			if (visit != 0)
+				(void)kill(pid, visit);
+			if (push(p, pid, pgid) == -1)
+				rc = -1;
+		}
+		if (rc == 0 && children_of(pid, &queue) == -1)
 			rc = -1;
 	}
-	jw_pids_free(&all);
-	return rc;
+	jw_procs_free(&queue);
+	return rc == -1 ? -1 : (ssize_t)(p->n - before);
+}
+
+/*
+ * A process that exits while we walk hands its children to us after we
+ * read our own list, so one pass can miss them.  Frozen or killed
+ * processes cannot fork, so passes until one finds nothing new end soon;
+ * the cap only guards against a kernel that keeps surprising us, and the
+ * caller walks again on the next SIGCHLD anyway.
+ */
+#define MAX_PASSES	64
+
+int
+jw_tree_walk(struct jw_procs *p, int visit)
+{
+	ssize_t added;
+	int pass = 0;
+
+	p->n = 0;
+	do
+		added = walk_once(p, visit);
+	while (added > 0 && visit != 0 && ++pass < MAX_PASSES);
+	return added == -1 ? -1 : 0;
 }
 
 size_t
 jw_tree_count(void)
 {
-	struct jw_pids p = { 0 };
+	struct jw_procs p = { 0 };
 	size_t n;
 
-	(void)jw_tree_collect(&p, false);
+	(void)jw_tree_walk(&p, 0);
 	n = p.n;
-	jw_pids_free(&p);
+	jw_procs_free(&p);
 	return n;
 }
 
 void
-jw_tree_signal(const struct jw_pids *p, int sig)
+jw_tree_signal(const struct jw_procs *p, int sig)
 {
 	for (size_t i = 0; i < p->n; i++)
-		(void)kill(p->v[i], sig);	/* ESRCH: already gone */
+		(void)kill(p->v[i].pid, sig);	/* ESRCH: already gone */
 }
 
 void
-jw_pids_free(struct jw_pids *p)
+jw_procs_free(struct jw_procs *p)
 {
 	free(p->v);
 	p->v = NULL;

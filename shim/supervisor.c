@@ -301,42 +301,44 @@ fail(struct sup *s, const char *fmt, ...)
 /* ---- killing the job ------------------------------------------------- */
 
 /*
- * Signal everything of the job: its process group while the group can be
- * named safely, and every descendant outside it one by one.  The walk
- * freezes each process first, so nothing forks away meanwhile; SIGCONT
- * afterwards lets a stopped process act on a catchable signal.
+ * Signal everything of the job.  The process group goes first, in one
+ * atomic kill, while its leader is unreaped (the leader pins the id); then
+ * the walk finds every descendant, also those outside the group.  For
+ * SIGKILL the walk kills each process as it finds it; for a catchable
+ * signal it freezes each, so nothing forks away meanwhile, and SIGCONT
+ * afterwards lets a stopped process act on the signal.
  */
 static void
 signal_job(struct sup *s, int sig, const char *why, bool announce)
 {
-	struct jw_pids all = { 0 }, outside = { 0 };
+	struct jw_procs all = { 0 };
 	pid_t pgid = s->run.pid;
-	bool group = !s->reaped;
+	bool group = false, tree = false;
 
-	if (jw_tree_collect(&all, true) == -1 ||
-	    (all.n > 0 && (outside.v = calloc(all.n, sizeof(pid_t))) == NULL))
+	if (s->spawned && !s->reaped) {
+		(void)kill(-pgid, sig);
+		group = true;
+	}
+	if (jw_tree_walk(&all, sig == SIGKILL ? SIGKILL : SIGSTOP) == -1)
 		fail(s, "cannot list the job's processes: out of memory");
 	for (size_t i = 0; i < all.n; i++) {
-		/* A live member pins the group id: it cannot be reused. */
-		if (jw_tree_pgid(all.v[i]) == pgid)
+		if (all.v[i].pgid != pgid) {
+			if (sig != SIGKILL)
+				(void)kill(all.v[i].pid, sig);
+			tree = true;
+		} else if (!group && s->spawned) {
+			/* A live member pins the group id: it is not reused. */
+			(void)kill(-pgid, sig);
 			group = true;
-		else if (outside.v != NULL)
-			outside.v[outside.n++] = all.v[i];
-	}
-	if (group && s->spawned) {
-		(void)kill(-pgid, sig);
-		if (announce)
-			emit_signal(s, sig, "group", why);
-	}
-	if (outside.n > 0) {
-		jw_tree_signal(&outside, sig);
-		if (announce)
-			emit_signal(s, sig, "tree", why);
+		}
 	}
 	if (sig != SIGKILL)
 		jw_tree_signal(&all, SIGCONT);
-	jw_pids_free(&all);
-	jw_pids_free(&outside);
+	jw_procs_free(&all);
+	if (announce && group)
+		emit_signal(s, sig, "group", why);
+	if (announce && tree)
+		emit_signal(s, sig, "tree", why);
 }
 
 /* why: "kill_after" when the grace ran out, else what cut it short. */
@@ -356,12 +358,15 @@ begin_killing(struct sup *s, const char *why)
 static void
 begin_ending(struct sup *s, enum cause cause, const char *why)
 {
+	uint64_t now;
+
 	if (s->phase != P_RUN) {
 		/* A second reason to stop does not wait for the grace. */
 		if (cause != C_EXITED)
 			begin_killing(s, why);
 		return;
 	}
+	now = jw_mono_ms();
 	s->phase = P_ENDING;
 	s->cause = cause;
 	if (cause == C_EXITED)
@@ -370,8 +375,8 @@ begin_ending(struct sup *s, enum cause cause, const char *why)
 		signal_job(s, s->cfg->signal, why, true);
 	if (s->cfg->kill_after_ms == 0)
 		begin_killing(s, why);
-	else
-		arm(s, s->tkill, s->cfg->kill_after_ms, 0, false);
+	else	/* from now: the walk above must not stretch the grace */
+		arm(s, s->tkill, now + s->cfg->kill_after_ms, 0, true);
 }
 
 /* ---- event handlers -------------------------------------------------- */
