@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import SANITIZED, check_events, read_events, wait_for
+from conftest import check_events, read_events, wait_for
 
 LINE_MAX = 65536
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
