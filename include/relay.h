@@ -6,6 +6,9 @@
  * loop stops reading that pipe until the buffer is written.  When jobwrap's
  * own output is gone (EPIPE, closed), the child is still drained and the
  * bytes that could not be delivered are counted.
+ *
+ * A stream that keeps no tail is spliced from pipe to destination: the
+ * bytes never enter jobwrap's memory.
  */
 #ifndef JW_RELAY_H
 #define JW_RELAY_H
@@ -28,6 +31,8 @@ struct jw_stream {
 	uint64_t	 dropped;	/* could not be delivered */
 	struct jw_tail	*tail;		/* keeps the newest bytes, or NULL */
 	bool		 orphaned;	/* no writer of the job is left */
+	bool		 splice;	/* pipe to destination, no copy */
+	bool		 full;		/* splice: destination full */
 };
 
 /* Our own fd (1 or 2) as the destination.  0, or -1 (out of memory). */

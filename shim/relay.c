@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "relay.h"
@@ -14,6 +15,8 @@ jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail)
 	s->bytes = s->dropped = 0;
 	s->tail = tail;
 	s->orphaned = false;
+	s->splice = tail == NULL;
+	s->full = false;
 	jw_wfd_open(&s->out, ourfd);
 	s->buf = malloc(JW_RELAY_BUF);
 	return s->buf == NULL ? -1 : 0;
@@ -29,6 +32,7 @@ jw_stream_attach(struct jw_stream *s, int in)
 		(void)fcntl(in, F_SETFL, fl | O_NONBLOCK);
 	s->in = in;
 	s->orphaned = false;
+	s->full = false;
 }
 
 static void
@@ -57,17 +61,54 @@ flush(struct jw_stream *s)
 	s->off = s->len = 0;
 }
 
+static void
+close_in(struct jw_stream *s)
+{
+	close(s->in);
+	s->in = -1;
+}
+
+/* A pipe holds at most this much (see spawn.c). */
+#define SPLICE_MAX	(1 << 20)
+
+static ssize_t
+splice_some(struct jw_stream *s)
+{
+	ssize_t n = jw_wfd_splice(&s->out, s->in, SPLICE_MAX);
+	int avail = 0;
+
+	if (n > 0) {
+		s->bytes += (uint64_t)n;
+		return n;
+	}
+	if (n == 0) {
+		close_in(s);
+		return 0;
+	}
+	if (errno == EAGAIN) {
+		/* Bytes waiting in our pipe: the destination is full. */
+		s->full = ioctl(s->in, FIONREAD, &avail) == 0 && avail > 0;
+		errno = EAGAIN;
+		return -1;
+	}
+	/* Whatever went wrong, read(2) and write(2) handle and count it. */
+	s->splice = false;
+	return jw_stream_read(s);
+}
+
 ssize_t
 jw_stream_read(struct jw_stream *s)
 {
 	ssize_t n;
 
+	if (s->splice && s->len == 0)
+		return splice_some(s);
+
 	while ((n = read(s->in, s->buf + s->len, JW_RELAY_BUF - s->len)) == -1
 	    && errno == EINTR)
 		;
 	if (n == 0 || (n == -1 && errno != EAGAIN)) {
-		close(s->in);
-		s->in = -1;
+		close_in(s);
 		return 0;
 	}
 	if (n == -1)
@@ -84,11 +125,9 @@ jw_stream_read(struct jw_stream *s)
 static void
 pump_orphan(struct jw_stream *s)
 {
-	while (s->orphaned && s->in != -1 && s->len < JW_RELAY_BUF)
-		if (jw_stream_read(s) == -1) {
-			close(s->in);
-			s->in = -1;
-		}
+	while (s->orphaned && s->in != -1 && jw_stream_want_read(s))
+		if (jw_stream_read(s) == -1 && !s->full)
+			close_in(s);
 }
 
 void
@@ -101,18 +140,19 @@ jw_stream_last_writer_gone(struct jw_stream *s)
 bool
 jw_stream_want_read(const struct jw_stream *s)
 {
-	return s->in != -1 && s->len < JW_RELAY_BUF;
+	return s->in != -1 && s->len < JW_RELAY_BUF && !s->full;
 }
 
 bool
 jw_stream_want_write(const struct jw_stream *s)
 {
-	return s->off < s->len;
+	return s->off < s->len || s->full;
 }
 
 void
 jw_stream_writable(struct jw_stream *s)
 {
+	s->full = false;
 	flush(s);
 	pump_orphan(s);
 }
@@ -126,16 +166,16 @@ jw_stream_done(const struct jw_stream *s)
 void
 jw_stream_abandon(struct jw_stream *s)
 {
+	/* What cannot be sent now is read, to be counted as dropped. */
+	s->splice = s->full = false;
 	while (s->in != -1) {
 		if (s->len == JW_RELAY_BUF)
 			drop_pending(s);
 		if (jw_stream_read(s) == -1)
 			break;
 	}
-	if (s->in != -1) {
-		close(s->in);
-		s->in = -1;
-	}
+	if (s->in != -1)
+		close_in(s);
 	drop_pending(s);
 }
 

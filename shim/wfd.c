@@ -78,6 +78,25 @@ jw_wfd_write(struct jw_wfd *w, const void *p, size_t n)
 	}
 }
 
+ssize_t
+jw_wfd_splice(struct jw_wfd *w, int in, size_t n)
+{
+	ssize_t r;
+
+	if (w->kind == JW_WFD_GONE) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (w->kind == JW_WFD_SOCK) {
+		errno = EINVAL;
+		return -1;
+	}
+	while ((r = splice(in, NULL, w->fd, NULL, n, SPLICE_F_NONBLOCK)) == -1 &&
+	    errno == EINTR)
+		;
+	return r;
+}
+
 void
 jw_wfd_unpollable(struct jw_wfd *w)
 {

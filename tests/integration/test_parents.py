@@ -297,6 +297,51 @@ def test_slow_reader_short_kill_after_gets_every_byte(jw):
     assert sha(bytes(got)) == sha(pattern(n))
 
 
+def test_stdout_to_file_keeps_append_and_bytes(jw, tmp_path):
+    """Output to a file goes through the parent's own description, so
+    O_APPEND and the shared offset hold, byte-exact."""
+    n = 5_000_000
+    out = tmp_path / "out"
+    out.write_bytes(b"before\n")
+    with open(out, "ab") as f:
+        p, tag, ev, st = jw.start(["--", helper(CHILD), "flood", str(n)],
+                                  stdin=subprocess.DEVNULL, stdout=f)
+        p.wait(timeout=20)
+    status = json.loads(st.read_text())
+    assert p.returncode == 0
+    assert (status["bytes_out"], status["dropped_out"]) == (n, 0)
+    data = out.read_bytes()
+    assert data[:7] == b"before\n"
+    assert len(data) == 7 + n and sha(data[7:]) == sha(pattern(n))
+
+
+def test_stdout_to_terminal_byte_exact(jw):
+    """A terminal, raw: every byte arrives, none is counted as dropped."""
+    import pty
+    import tty
+    n = 300_000
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    p, tag, ev, st = jw.start(["--", helper(CHILD), "flood", str(n)],
+                              stdin=subprocess.DEVNULL, stdout=slave)
+    os.close(slave)
+    got = bytearray()
+    while len(got) < n:
+        try:
+            b = os.read(master, 65536)
+        except OSError:        # EIO: the last writer closed the terminal
+            break
+        if not b:
+            break
+        got += b
+    p.wait(timeout=20)
+    os.close(master)
+    status = json.loads(st.read_text())
+    assert p.returncode == 0
+    assert (status["bytes_out"], status["dropped_out"]) == (n, 0)
+    assert len(got) == n and sha(bytes(got)) == sha(pattern(n))
+
+
 def test_stdout_never_read_deadline_on_time(jw):
     """Nobody reads jobwrap's stdout at all: the deadline still fires on
     time, and what was delivered plus what was dropped is what was read
