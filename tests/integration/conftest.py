@@ -177,3 +177,22 @@ def wait_for(pred, timeout=10.0, step=0.01):
             return v
         time.sleep(step)
     return pred()
+
+
+def complete_events(path):
+    """Events written so far (whole lines only), for polling during a run."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in data.split(b"\n")[:-1]]
+
+
+def wait_event(path, name, count=1, timeout=10):
+    """Wait until the events file holds count events called name; fail the
+    test if it does not in time.  Returns the events so far."""
+    ok = wait_for(lambda: len([e for e in complete_events(path)
+                               if e["event"] == name]) >= count,
+                  timeout=timeout)
+    assert ok, f"no {name} event: {complete_events(path)}"
+    return complete_events(path)

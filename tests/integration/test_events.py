@@ -9,27 +9,12 @@ import subprocess
 
 import pytest
 
-from conftest import check_events, read_events, wait_for
+from conftest import check_events, read_events
 
 LINE_MAX = 65536
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CONFIG_KEYS = {"timeout", "kill_after", "signal", "heartbeat", "events_fd",
                "events_file", "status_file", "tail_bytes"}
-
-
-def complete_events(path):
-    """Events written so far (whole lines only), for polling during a run."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in data.split(b"\n")[:-1]]
-
-
-def wait_event(path, name, count=1, timeout=10):
-    return wait_for(lambda: len([e for e in complete_events(path)
-                                 if e["event"] == name]) >= count,
-                    timeout=timeout)
 
 
 def check_lines(path):

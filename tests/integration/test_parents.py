@@ -38,6 +38,17 @@ def lines(data):
     return [json.loads(x) for x in data.splitlines()]
 
 
+def read_slowly(fd, pause):
+    """Everything until EOF, 32 KiB at a time with a pause after each."""
+    got = bytearray()
+    while True:
+        b = os.read(fd, 32768)
+        if not b:
+            return got
+        got += b
+        time.sleep(pause)
+
+
 def read_all(fd):
     chunks = []
     while True:
@@ -254,13 +265,7 @@ def test_slow_reader_gets_every_byte(jw, kind):
         fd = ours.fileno()
     else:
         fd = p.stdout.fileno()
-    got = bytearray()
-    while True:
-        b = os.read(fd, 32768)
-        if not b:
-            break
-        got += b
-        time.sleep(0.005)
+    got = read_slowly(fd, 0.005)
     p.wait(timeout=20)
     if kind == "socket":
         ours.close()
@@ -282,13 +287,7 @@ def test_slow_reader_short_kill_after_gets_every_byte(jw):
     p, tag, ev, st = jw.start(["-k", "100ms", "--", helper(CHILD),
                                "flood", str(n)], stdin=subprocess.DEVNULL)
     fd = p.stdout.fileno()
-    got = bytearray()
-    while True:
-        b = os.read(fd, 32768)
-        if not b:
-            break
-        got += b
-        time.sleep(0.02)
+    got = read_slowly(fd, 0.02)
     p.wait(timeout=20)
     status = json.loads(st.read_text())
     assert p.returncode == 0

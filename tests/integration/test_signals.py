@@ -8,22 +8,7 @@ import time
 
 import pytest
 
-from conftest import check_events, read_events, wait_for
-
-
-def complete_events(path):
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in data.split(b"\n")[:-1]]
-
-
-def wait_event(path, name, count=1, timeout=10):
-    ok = wait_for(lambda: len([e for e in complete_events(path)
-                               if e["event"] == name]) >= count,
-                  timeout=timeout)
-    assert ok, f"no {name} event: {complete_events(path)}"
+from conftest import check_events, read_events, wait_event, wait_for
 
 
 def finish(p, ev, st, input=None, timeout=10):

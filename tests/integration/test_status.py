@@ -12,24 +12,10 @@ import time
 import pytest
 
 from conftest import (STATUS_FIELDS, TERMINAL, check_events, read_events,
-                      wait_for)
+                      wait_event, wait_for)
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ALL_FIELDS = set(STATUS_FIELDS) | {"dropped_out", "dropped_err"}
-
-
-def complete_events(path):
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in data.split(b"\n")[:-1]]
-
-
-def wait_event(path, name, count=1, timeout=10):
-    return wait_for(lambda: len([e for e in complete_events(path)
-                                 if e["event"] == name]) >= count,
-                    timeout=timeout)
 
 
 def load(path):
