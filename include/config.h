@@ -10,7 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <regex.h>
 #include <jansson.h>
+
+#include "retry.h"
 
 enum jw_mode {
 	JW_MODE_RUN, JW_MODE_CHECK_CONFIG, JW_MODE_HELP, JW_MODE_VERSION,
@@ -19,6 +22,13 @@ enum jw_mode {
 
 #define JW_RUN_ID_MAX	128
 #define JW_TAIL_MAX	(1024 * 1024)
+#define JW_RETRIES_MAX	1000
+
+/* An ERE from the configuration, compiled when it is read. */
+struct jw_pattern {
+	char		*src;		/* NULL: none */
+	regex_t		 re;
+};
 
 struct jw_config {
 	enum jw_mode	 mode;
@@ -27,6 +37,8 @@ struct jw_config {
 
 	char		 run_id[JW_RUN_ID_MAX + 1];
 	uint64_t	 timeout_ms;	/* 0 = none */
+	uint64_t	 attempt_timeout_ms;	/* 0 = none */
+	uint64_t	 idle_timeout_ms;	/* 0 = none */
 	uint64_t	 kill_after_ms;
 	uint64_t	 heartbeat_ms;	/* 0 = none */
 	int		 signal;
@@ -34,6 +46,11 @@ struct jw_config {
 	char		*events_file;
 	char		*status_file;
 	uint64_t	 tail_bytes;
+	uint64_t	 retries;
+	struct jw_retry_on retry_on;
+	uint64_t	 backoff_ms, backoff_max_ms;
+	struct jw_pattern retry_pattern, error_pattern;
+	bool		 notify;
 
 	char *const	*argv;		/* the command; points into main's argv */
 

@@ -8,6 +8,7 @@
 #ifndef JW_PROCTREE_H
 #define JW_PROCTREE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -35,6 +36,11 @@ int	jw_tree_subreaper(void);
  */
 int	jw_tree_walk(struct jw_procs *p, int visit);
 size_t	jw_tree_count(void);
+/*
+ * Is pid a process of the job: in process group pgid, or a descendant of
+ * this process?  A pid that is gone (reaped) is not.
+ */
+bool	jw_tree_has(pid_t pid, pid_t pgid);
 /* Send sig to every process in p (ESRCH ignored: it died meanwhile). */
 void	jw_tree_signal(const struct jw_procs *p, int sig);
 void	jw_procs_free(struct jw_procs *p);

@@ -7,8 +7,8 @@
  * own output is gone (EPIPE, closed), the child is still drained and the
  * bytes that could not be delivered are counted.
  *
- * A stream that keeps no tail is spliced from pipe to destination: the
- * bytes never enter jobwrap's memory.
+ * A stream nobody looks into (no tail, no patterns) is spliced from pipe
+ * to destination: the bytes never enter jobwrap's memory.
  */
 #ifndef JW_RELAY_H
 #define JW_RELAY_H
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lines.h"
 #include "tail.h"
 #include "wfd.h"
 
@@ -30,13 +31,16 @@ struct jw_stream {
 	uint64_t	 bytes;		/* read from the child */
 	uint64_t	 dropped;	/* could not be delivered */
 	struct jw_tail	*tail;		/* keeps the newest bytes, or NULL */
+	struct jw_lines	*lines;		/* for pattern matching, or NULL */
 	bool		 orphaned;	/* no writer of the job is left */
 	bool		 splice;	/* pipe to destination, no copy */
 	bool		 full;		/* splice: destination full */
 };
 
-/* Our own fd (1 or 2) as the destination.  0, or -1 (out of memory). */
-int	jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail);
+/* Our own fd (1 or 2) as the destination; tail and lines see every byte
+ * read (either may be NULL).  0, or -1 (out of memory). */
+int	jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail,
+	    struct jw_lines *lines);
 /* A new attempt's pipe; made non-blocking. */
 void	jw_stream_attach(struct jw_stream *s, int in);
 /* One read; bytes read (0 at EOF, which closes in), or -1 (EAGAIN). */

@@ -40,6 +40,9 @@ struct jw_run {
 	uint64_t	 bytes_out, bytes_err;
 	uint64_t	 dropped_out, dropped_err;
 	uint64_t	 retries_seen;
+	uint64_t	 notify_dropped;
+	char		*last_error;	/* bytes of this attempt, or NULL */
+	size_t		 last_error_len;
 	const struct jw_tail *stderr_tail;
 };
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -20,7 +21,8 @@
 #include "signame.h"
 
 enum otype {
-	T_DURATION, T_SIGNAL, T_COUNT, T_FD, T_PATH, T_RUNID,
+	T_DURATION, T_SIGNAL, T_COUNT, T_FD, T_PATH, T_RUNID, T_BOOL,
+	T_RETRYON, T_REGEX,
 	T_LATER,	/* contract option this version does not build yet */
 };
 
@@ -40,17 +42,18 @@ struct opt {
 static const struct opt opts[] = {
 	{ "run-id", 0, T_RUNID, F(run_id), NULL, 0, "ID" },
 	{ "timeout", 't', T_DURATION, F(timeout_ms), "1h", 0, "DUR" },
-	{ "attempt-timeout", 0, T_LATER, NOFIELD, "0", 0, "DUR" },
+	{ "attempt-timeout", 0, T_DURATION, F(attempt_timeout_ms), "0", 0, "DUR" },
 	{ "kill-after", 'k', T_DURATION, F(kill_after_ms), "10s", 0, "DUR" },
 	{ "signal", 's', T_SIGNAL, F(signal), "TERM", 0, "SIG" },
-	{ "idle-timeout", 0, T_LATER, NOFIELD, "0", 0, "DUR" },
+	{ "idle-timeout", 0, T_DURATION, F(idle_timeout_ms), "0", 0, "DUR" },
 	{ "heartbeat", 0, T_DURATION, F(heartbeat_ms), "10s", 0, "DUR" },
-	{ "retries", 0, T_LATER, NOFIELD, "0", 0, "N" },
-	{ "retry-on", 0, T_LATER, NOFIELD, "attempt-timeout,idle", 0, "LIST" },
-	{ "backoff", 0, T_LATER, NOFIELD, "1s", 0, "DUR" },
-	{ "backoff-max", 0, T_LATER, NOFIELD, "60s", 0, "DUR" },
-	{ "retry-pattern", 0, T_LATER, NOFIELD, NULL, 0, "ERE" },
-	{ "error-pattern", 0, T_LATER, NOFIELD, NULL, 0, "ERE" },
+	{ "retries", 0, T_COUNT, F(retries), "0", JW_RETRIES_MAX, "N" },
+	{ "retry-on", 0, T_RETRYON, F(retry_on), "attempt-timeout,idle", 0,
+	    "LIST" },
+	{ "backoff", 0, T_DURATION, F(backoff_ms), "1s", 0, "DUR" },
+	{ "backoff-max", 0, T_DURATION, F(backoff_max_ms), "60s", 0, "DUR" },
+	{ "retry-pattern", 0, T_REGEX, F(retry_pattern), NULL, 0, "ERE" },
+	{ "error-pattern", 0, T_REGEX, F(error_pattern), NULL, 0, "ERE" },
 	{ "events-fd", 0, T_FD, F(events_fd), NULL, 0, "N" },
 	{ "events-file", 0, T_PATH, F(events_file), NULL, 0, "PATH" },
 	{ "status-file", 0, T_PATH, F(status_file), NULL, 0, "PATH" },
@@ -63,7 +66,7 @@ static const struct opt opts[] = {
 	{ "rlimit-nproc", 0, T_LATER, NOFIELD, NULL, 0, "N" },
 	{ "rlimit-fsize", 0, T_LATER, NOFIELD, NULL, 0, "N" },
 	{ "tail-bytes", 0, T_COUNT, F(tail_bytes), "4096", JW_TAIL_MAX, "N" },
-	{ "notify", 0, T_LATER, NOFIELD, "yes", 0, "yes|no" },
+	{ "notify", 0, T_BOOL, F(notify), "yes", 0, "yes|no" },
 };
 #define NOPTS	(sizeof(opts) / sizeof(opts[0]))
 
@@ -138,6 +141,61 @@ parse_count(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+static int
+parse_bool(const char *v, bool *b)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+			*b = strcasecmp(v, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+pattern_free(struct jw_pattern *p)
+{
+	if (p->src != NULL)
+		regfree(&p->re);
+	free(p->src);
+	p->src = NULL;
+}
+
+/* An empty value means no pattern, so a profile can drop one. */
+static int
+pattern_set(struct jw_pattern *p, const char *v, char *why, size_t whylen)
+{
+	regex_t re;
+	char *src;
+	int rc;
+
+	if (*v == '\0') {
+		pattern_free(p);
+		return 0;
+	}
+	if ((rc = regcomp(&re, v, REG_EXTENDED | REG_NOSUB)) != 0) {
+		size_t n = (size_t)snprintf(why, whylen, "not a POSIX extended "
+		    "regular expression: ");
+		if (n < whylen)
+			regerror(rc, &re, why + n, whylen - n);
+		regfree(&re);
+		return -1;
+	}
+	if ((src = strdup(v)) == NULL) {
+		regfree(&re);
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	pattern_free(p);
+	p->src = src;
+	p->re = re;
+	return 0;
+}
+
 /* Store value into c; on error write a phrase into why. */
 static int
 opt_set(struct jw_config *c, const struct opt *o, const char *v,
@@ -195,6 +253,17 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 			return -1;
 		}
 		return 0;
+	case T_BOOL:
+		if (parse_bool(v, (bool *)field) == -1) {
+			snprintf(why, whylen, "expected yes or no");
+			return -1;
+		}
+		return 0;
+	case T_RETRYON:
+		return jw_retry_on_parse(v, (struct jw_retry_on *)field, why,
+		    whylen);
+	case T_REGEX:
+		return pattern_set((struct jw_pattern *)field, v, why, whylen);
 	case T_RUNID:
 		if (!valid_run_id(v)) {
 			snprintf(why, whylen, "expected 1 to %d printable characters "
@@ -350,10 +419,6 @@ mode_flag(struct jw_config *c, int ch, FILE *err)
 	case O_CHECK:
 		c->mode = JW_MODE_CHECK_CONFIG;
 		return 0;
-	case O_NONOTIFY:
-		fprintf(err, "jobwrap: --no-notify: not yet supported by "
-		    "jobwrap %s\n", JW_VERSION);
-		return -1;
 	default:
 		fprintf(err, "jobwrap: --inspect, --reap, --cancel, --follow "
 		    "and their options are not yet supported by jobwrap %s\n",
@@ -391,6 +456,9 @@ parse_argv(struct jw_config *c, int argc, char *argv[],
 			c->mode = JW_MODE_HELP;
 		else if (ch == 'V')
 			c->mode = JW_MODE_VERSION;
+		else if (ch == O_NONOTIFY)
+			set[(*nset)++] = (struct cli_setting){
+			    (int)(opt_by_key("notify") - opts), "no" };
 		else if (ch == ':') {
 			fprintf(err, "jobwrap: %s needs a value\n",
 			    argv[optind - 1]);
@@ -494,6 +562,9 @@ jw_config_free(struct jw_config *c)
 {
 	free(c->events_file);
 	free(c->status_file);
+	jw_retry_on_free(&c->retry_on);
+	pattern_free(&c->retry_pattern);
+	pattern_free(&c->error_pattern);
 	free(c->origins);
 	c->events_file = c->status_file = NULL;
 	c->origins = NULL;
@@ -529,6 +600,12 @@ opt_text(const struct jw_config *c, const struct opt *o, char *buf,
 		return *(char *const *)field;
 	case T_RUNID:
 		return *field ? field : NULL;
+	case T_BOOL:
+		return *(const bool *)field ? "yes" : "no";
+	case T_RETRYON:
+		return ((const struct jw_retry_on *)field)->text;
+	case T_REGEX:
+		return ((const struct jw_pattern *)field)->src;
 	}
 	return NULL;
 }
@@ -602,6 +679,8 @@ jw_config_json(const struct jw_config *c)
 		ini_key(o, key, sizeof(key));
 		if (v == NULL)
 			jv = json_null();
+		else if (o->type == T_BOOL)
+			jv = json_boolean(strcmp(v, "yes") == 0);
 		else if (o->type == T_COUNT || o->type == T_FD)
 			jv = json_integer(strtoll(v, NULL, 10));
 		else
@@ -636,6 +715,16 @@ jw_usage(FILE *out)
 "      --events-file PATH append events to PATH\n"
 "      --status-file PATH durable status; PATH.lock held while alive\n"
 "      --tail-bytes N     stderr tail kept in the status (4096)\n"
+"      --attempt-timeout DUR  deadline of one attempt; 0 = none (0)\n"
+"      --idle-timeout DUR no output and no notify for DUR = hung (0)\n"
+"      --retries N        extra attempts after a retryable end (0)\n"
+"      --retry-on LIST    nonzero, exit:N, exit:N-M, signal, attempt-timeout,\n"
+"                         idle (attempt-timeout,idle)\n"
+"      --backoff DUR, --backoff-max DUR  delay before a retry, full jitter\n"
+"                         (1s, 60s)\n"
+"      --retry-pattern ERE  an output line matching it is a retry event\n"
+"      --error-pattern ERE  an output line matching it becomes last_error\n"
+"      --notify, --no-notify  offer an sd_notify socket to the job (on)\n"
 "\n"
 "Durations: 250ms, 30s, 5m, 2h, 1h30m, 1.5s; a bare number is seconds.\n"
 "Exit: the command's status; 124 deadline; 125 jobwrap failed; 126/127\n"

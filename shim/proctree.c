@@ -50,20 +50,56 @@ read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* Its process group, or -1 when it is gone or a zombie. */
-static pid_t
-live_pgid(pid_t pid)
+/* State, parent and group of pid from /proc; -1 when it is gone. */
+static int
+read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgid)
 {
-	char path[64], buf[512], *p, state;
-	int ppid, pgid;
+	char path[64], buf[512], *p;
+	int pp, pg;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (read_small(path, buf, sizeof(buf)) <= 0 ||
 	    (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %c %d %d", &state, &ppid, &pgid) != 3 ||
-	    state == 'Z' || state == 'X')
+	    sscanf(p + 1, " %c %d %d", state, &pp, &pg) != 3)
+		return -1;
+	*ppid = pp;
+	*pgid = pg;
+	return 0;
+}
+
+/* Its process group, or -1 when it is gone or a zombie. */
+static pid_t
+live_pgid(pid_t pid)
+{
+	pid_t ppid, pgid;
+	char state;
+
+	if (read_stat(pid, &state, &ppid, &pgid) == -1 || state == 'Z' ||
+	    state == 'X')
 		return -1;
 	return pgid;
+}
+
+bool
+jw_tree_has(pid_t pid, pid_t pgid)
+{
+	pid_t me = getpid(), ppid, g;
+	char state;
+
+	if (pid <= 0)
+		return false;
+	/* One system call for the usual case: a member of the group. */
+	if (getpgid(pid) == pgid)
+		return true;
+	/* Outside the group: its ancestors lead to us (we are a subreaper). */
+	for (int depth = 0; depth < 4096 && pid > 1; depth++) {
+		if (read_stat(pid, &state, &ppid, &g) == -1)
+			return false;
+		if (ppid == me)
+			return true;
+		pid = ppid;
+	}
+	return false;
 }
 
 /*

@@ -8,14 +8,16 @@
 #include "relay.h"
 
 int
-jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail)
+jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail,
+    struct jw_lines *lines)
 {
 	s->in = -1;
 	s->off = s->len = 0;
 	s->bytes = s->dropped = 0;
 	s->tail = tail;
 	s->orphaned = false;
-	s->splice = tail == NULL;
+	s->lines = lines;
+	s->splice = tail == NULL && lines == NULL;
 	s->full = false;
 	jw_wfd_open(&s->out, ourfd);
 	s->buf = malloc(JW_RELAY_BUF);
@@ -61,11 +63,14 @@ flush(struct jw_stream *s)
 	s->off = s->len = 0;
 }
 
+/* The stream of this attempt ends here: its last line is complete. */
 static void
 close_in(struct jw_stream *s)
 {
 	close(s->in);
 	s->in = -1;
+	if (s->lines != NULL)
+		jw_lines_end(s->lines);
 }
 
 /* A pipe holds at most this much (see spawn.c). */
@@ -115,6 +120,8 @@ jw_stream_read(struct jw_stream *s)
 		return -1;
 	if (s->tail != NULL)
 		jw_tail_add(s->tail, s->buf + s->len, (size_t)n);
+	if (s->lines != NULL)
+		jw_lines_feed(s->lines, s->buf + s->len, (size_t)n);
 	s->bytes += (uint64_t)n;
 	s->len += (size_t)n;
 	flush(s);

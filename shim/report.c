@@ -54,6 +54,13 @@ tail_json(const struct jw_tail *t)
 	return j;
 }
 
+static json_t *
+last_error_json(const struct jw_run *r)
+{
+	return r->last_error == NULL ? json_null() :
+	    jw_json_bytes(r->last_error, r->last_error_len);
+}
+
 json_t *
 jw_report_status(const struct jw_run *r, uint64_t events_seq)
 {
@@ -62,8 +69,8 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 	uint64_t end = r->ended ? r->ended_mono : jw_mono_ms();
 
 	return json_pack("{s:i, s:s, s:s, s:o, s:i, s:o, s:o, s:i, s:s, s:s,"
-	    " s:o, s:I, s:o, s:o, s:s, s:n, s:I, s:o, s:I, s:I, s:I, s:I,"
-	    " s:I, s:o}",
+	    " s:o, s:I, s:o, s:o, s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:I,"
+	    " s:I, s:I, s:o}",
 	    "v", JW_SCHEMA_VERSION,
 	    "run_id", r->cfg->run_id,
 	    "state", r->state ? r->state : JW_ST_RUNNING,
@@ -81,13 +88,14 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 	    "exit_code", int_or_null(r->state != NULL, r->exit_code),
 	    "signal", signal_or_null(r->child_signal),
 	    "reason", r->reason,
-	    "last_error",
+	    "last_error", last_error_json(r),
 	    "retries_seen", (json_int_t)r->retries_seen,
 	    "stderr_tail", tail_json(r->stderr_tail),
 	    "bytes_out", (json_int_t)r->bytes_out,
 	    "bytes_err", (json_int_t)r->bytes_err,
 	    "dropped_out", (json_int_t)r->dropped_out,
 	    "dropped_err", (json_int_t)r->dropped_err,
+	    "notify_dropped", (json_int_t)r->notify_dropped,
 	    "events_seq", (json_int_t)events_seq,
 	    "rusage", rusage_json());
 }
@@ -126,13 +134,13 @@ jw_report_heartbeat(const struct jw_run *r, uint64_t now, size_t children)
 json_t *
 jw_report_attempt_end(const struct jw_run *r, uint64_t now)
 {
-	return json_pack("{s:i, s:s, s:o, s:o, s:I, s:n}",
+	return json_pack("{s:i, s:s, s:o, s:o, s:I, s:o}",
 	    "attempt", (int)r->attempt,
 	    "state", r->state,
 	    "exit_code", int_or_null(r->child_code >= 0, r->child_code),
 	    "signal", signal_or_null(r->child_signal),
 	    "duration_ms", (json_int_t)(now - r->attempt_t0),
-	    "last_error");
+	    "last_error", last_error_json(r));
 }
 
 json_t *

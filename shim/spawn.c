@@ -59,8 +59,28 @@ reset_dispositions(void)
 			    sizeof(dfl.mask));
 }
 
+/* Async-signal-safe: no printf between clone and exec. */
+static void
+append_pid(char *s)
+{
+	char digits[24];
+	int n = 0;
+	pid_t pid = getpid();
+
+	while (*s != '\0')
+		s++;
+	do
+		digits[n++] = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0);
+	while (n > 0)
+		*s++ = digits[--n];
+	*s = '\0';
+}
+
 struct start {
 	char *const	*argv;
+	char *const	*envp;		/* NULL: ours */
+	char		*pid_slot;	/* NULL, or a string to append our pid to */
 	pid_t		 supervisor;
 	int		 out[2], err[2], rep[2];
 };
@@ -87,8 +107,13 @@ child(void *arg)
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
 	    dup2(a->out[1], 1) == -1 || dup2(a->err[1], 2) == -1)
 		child_fail(rep, 0);
+	if (a->pid_slot != NULL)
+		append_pid(a->pid_slot);
 	/* The pipes are CLOEXEC; only the duplicates survive exec. */
-	execvp(a->argv[0], a->argv);
+	if (a->envp != NULL)
+		execvpe(a->argv[0], a->argv, a->envp);
+	else
+		execvp(a->argv[0], a->argv);
 	child_fail(rep, 1);
 }
 
@@ -128,11 +153,11 @@ read_report(int fd, struct failure *f)
 }
 
 int
-jw_spawn(char *const argv[], struct jw_child *c, enum jw_spawn_stage *stage,
-    int *errp)
+jw_spawn(char *const argv[], char *const envp[], char *pid_slot,
+    struct jw_child *c, enum jw_spawn_stage *stage, int *errp)
 {
-	struct start a = { argv, getpid(), { -1, -1 }, { -1, -1 },
-	    { -1, -1 } };
+	struct start a = { argv, envp, pid_slot, getpid(), { -1, -1 },
+	    { -1, -1 }, { -1, -1 } };
 	int *out = a.out, *err = a.err, *rep = a.rep;
 	struct failure f;
 	pid_t pid;

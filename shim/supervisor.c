@@ -2,24 +2,28 @@
  * supervisor.c: one event loop, one child at a time, one terminal record.
  *
  * Sources: a signalfd (SIGCHLD, cancel signals, SIGUSR1), timerfds (hard
- * deadline, heartbeat, kill escalation), the child's stdout and stderr
- * pipes, jobwrap's own stdout and stderr when they cannot take more, and
- * the events fd when its reader is behind.  Nothing sleeps; between
- * heartbeats an idle job causes no wake-up.
+ * deadline, heartbeat, kill escalation, attempt deadline, idle, backoff),
+ * the child's stdout and stderr pipes, the notify socket, jobwrap's own
+ * stdout and stderr when they cannot take more, and the events fd when its
+ * reader is behind.  Nothing sleeps; between heartbeats an idle job causes
+ * no wake-up (the idle timer is moved lazily, when it fires).
  *
  * An attempt ends in phases.  RUN: the child lives.  ENDING: the child
  * exited, or a deadline or cancel came; what is left of the job got
  * `signal` and has kill-after to go, while the pipes drain.  KILLING:
  * kill-after is over; everything left gets SIGKILL, again after each
- * reaped process, until jobwrap has no child left.
+ * reaped process, until jobwrap has no child left.  Then the attempt is
+ * over: either BACKOFF until the next one, or DONE.
  */
 #include <errno.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -29,7 +33,10 @@
 #include "duration.h"
 #include "events.h"
 #include "jobwrap.h"
+#include "json.h"
+#include "lines.h"
 #include "log.h"
+#include "notify.h"
 #include "proctree.h"
 #include "relay.h"
 #include "run.h"
@@ -42,11 +49,24 @@
 #define SIGKILL_WAIT_MS	5000
 #define EXIT_FLUSH_MS	1000
 
-enum phase { P_RUN, P_ENDING, P_KILLING, P_DONE };
-enum cause { C_NONE, C_EXITED, C_DEADLINE, C_CANCEL, C_ERROR };
+enum phase { P_RUN, P_ENDING, P_KILLING, P_BACKOFF, P_DONE };
+enum cause {
+	C_NONE, C_EXITED, C_DEADLINE, C_CANCEL, C_ERROR, C_ATTEMPT_TIMEOUT,
+	C_IDLE,
+};
 enum tag {
-	W_SIGNAL, W_DEADLINE, W_HEARTBEAT, W_KILL,
-	W_OUT_IN, W_ERR_IN, W_OUT_OUT, W_ERR_OUT, W_EVENTS, W_COUNT
+	W_SIGNAL, W_DEADLINE, W_HEARTBEAT, W_KILL, W_ATTEMPT, W_IDLE,
+	W_BACKOFF, W_NOTIFY, W_OUT_IN, W_ERR_IN, W_OUT_OUT, W_ERR_OUT,
+	W_EVENTS, W_COUNT
+};
+
+struct sup;
+
+/* What the pattern matcher needs to know about a line's origin. */
+struct origin {
+	struct sup	*s;
+	const char	*stream;	/* "stdout" or "stderr" */
+	struct jw_lines	 lines;
 };
 
 struct watch {
@@ -58,12 +78,19 @@ struct sup {
 	const struct jw_config *cfg;
 	struct jw_run	 run;
 	int		 ep, sigfd, tdeadline, theartbeat, tkill;
+	int		 tattempt, tidle, tbackoff;
 	struct watch	 w[W_COUNT];
 	struct jw_events *ev;
 	struct jw_status st;
 	bool		 has_status;
 	struct jw_stream out, err;
 	struct jw_tail	 tail;
+	struct origin	 oout, oerr;	/* lines, when there are patterns */
+	struct jw_notify notify;
+	struct jw_childenv env;
+	uint64_t	 last_activity;	/* output or notify, for --idle-timeout */
+	bool		 ready;		/* READY=1 in this attempt */
+	json_t		*notify_status;	/* latest STATUS= of this attempt */
 
 	enum phase	 phase;
 	enum cause	 cause;
@@ -84,6 +111,7 @@ struct sup {
 static void	fail(struct sup *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	begin_ending(struct sup *, enum cause, const char *);
+static void	spawn_attempt(struct sup *);
 
 /* ---- epoll and timers ---------------------------------------------- */
 
@@ -191,8 +219,12 @@ setup_loop(struct sup *s, char *err, size_t errlen)
 	s->tdeadline = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	s->theartbeat = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	s->tkill = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->tattempt = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->tidle = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->tbackoff = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->sigfd == -1 || s->ep == -1 || s->tdeadline == -1 ||
-	    s->theartbeat == -1 || s->tkill == -1)
+	    s->theartbeat == -1 || s->tkill == -1 || s->tattempt == -1 ||
+	    s->tidle == -1 || s->tbackoff == -1)
 		goto fail;
 	for (int t = 0; t < W_COUNT; t++)
 		s->w[t] = (struct watch){ -1, 0 };
@@ -200,6 +232,9 @@ setup_loop(struct sup *s, char *err, size_t errlen)
 	watch(s, W_DEADLINE, s->tdeadline, EPOLLIN);
 	watch(s, W_HEARTBEAT, s->theartbeat, EPOLLIN);
 	watch(s, W_KILL, s->tkill, EPOLLIN);
+	watch(s, W_ATTEMPT, s->tattempt, EPOLLIN);
+	watch(s, W_IDLE, s->tidle, EPOLLIN);
+	watch(s, W_BACKOFF, s->tbackoff, EPOLLIN);
 	if (s->error[0] == '\0')
 		return 0;
 	snprintf(err, errlen, "%s", s->error);
@@ -219,6 +254,7 @@ sync_counters(struct sup *s)
 	s->run.bytes_err = s->err.bytes;
 	s->run.dropped_out = s->out.dropped;
 	s->run.dropped_err = s->err.dropped;
+	s->run.notify_dropped = s->notify.dropped;
 }
 
 static void
@@ -294,8 +330,8 @@ fail(struct sup *s, const char *fmt, ...)
 	jw_warn("%s", s->error);
 	if (s->phase == P_RUN && s->spawned)
 		begin_ending(s, C_ERROR, "error");
-	else if (s->cause == C_NONE)
-		s->cause = C_ERROR;
+	else if (s->cause == C_NONE || s->phase == P_BACKOFF)
+		s->cause = C_ERROR;	/* the loop ends a backoff at once */
 }
 
 /* ---- killing the job ------------------------------------------------- */
@@ -345,7 +381,7 @@ signal_job(struct sup *s, int sig, const char *why, bool announce)
 static void
 begin_killing(struct sup *s, const char *why)
 {
-	if (s->phase == P_KILLING || s->phase == P_DONE)
+	if (s->phase != P_RUN && s->phase != P_ENDING)
 		return;
 	s->phase = P_KILLING;
 	s->escalated = s->children || !s->reaped;
@@ -360,6 +396,12 @@ begin_ending(struct sup *s, enum cause cause, const char *why)
 {
 	uint64_t now;
 
+	if (s->phase == P_BACKOFF) {
+		/* No job to stop: the loop ends the run. */
+		if (s->cause == C_NONE)
+			s->cause = cause;
+		return;
+	}
 	if (s->phase != P_RUN) {
 		/* A second reason to stop does not wait for the grace. */
 		if (cause != C_EXITED)
@@ -423,7 +465,8 @@ on_signal(struct sup *s)
 		else if (sig == SIGUSR1)
 			heartbeat(s, true);
 		else {
-			if (s->cancel_sig == 0 && s->phase == P_RUN)
+			if (s->cancel_sig == 0 && (s->phase == P_RUN ||
+			    s->phase == P_BACKOFF))
 				s->cancel_sig = sig;
 			begin_ending(s, C_CANCEL, "cancel");
 		}
@@ -464,7 +507,188 @@ static void
 on_read(struct sup *s, struct jw_stream *st)
 {
 	if (jw_stream_read(st) > 0)
-		s->run.last_output = jw_mono_ms();
+		s->last_activity = s->run.last_output = jw_mono_ms();
+}
+
+static void
+on_attempt_timer(struct sup *s)
+{
+	drain_timer(s->tattempt);
+	if (s->phase != P_RUN && s->phase != P_ENDING)
+		return;
+	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
+	    "attempt", (int)s->run.attempt, "kind", "attempt"));
+	begin_ending(s, C_ATTEMPT_TIMEOUT, "attempt_timeout");
+}
+
+/* The timer is only moved when it fires: no system call per read. */
+static void
+on_idle_timer(struct sup *s)
+{
+	uint64_t idle = s->cfg->idle_timeout_ms;
+
+	drain_timer(s->tidle);
+	if (s->phase != P_RUN)
+		return;
+	if (jw_mono_ms() - s->last_activity < idle) {
+		arm(s, s->tidle, s->last_activity + idle, 0, true);
+		return;
+	}
+	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
+	    "attempt", (int)s->run.attempt, "kind", "idle"));
+	begin_ending(s, C_IDLE, "idle");
+}
+
+/* ---- what the job tells: output patterns and sd_notify ------------- */
+
+static void
+set_last_error(struct sup *s, const char *p, size_t n)
+{
+	char *copy = malloc(n ? n : 1);
+
+	if (copy == NULL) {
+		fail(s, "cannot keep last_error: out of memory");
+		return;
+	}
+	memcpy(copy, p, n);
+	free(s->run.last_error);
+	s->run.last_error = copy;
+	s->run.last_error_len = n;
+}
+
+static void
+clear_last_error(struct jw_run *r)
+{
+	free(r->last_error);
+	r->last_error = NULL;
+	r->last_error_len = 0;
+}
+
+static bool
+matches(const struct jw_pattern *pat, const char *line, size_t len)
+{
+	regmatch_t m = { 0, (regoff_t)len };
+
+	return pat->src != NULL &&
+	    regexec(&pat->re, line, 1, &m, REG_STARTEND) == 0;
+}
+
+static void
+on_line(void *ctx, const char *line, size_t len)
+{
+	struct origin *o = ctx;
+	struct sup *s = o->s;
+
+	if (matches(&s->cfg->retry_pattern, line, len)) {
+		s->run.retries_seen++;
+		emit(s, JW_EV_RETRY, json_pack("{s:i, s:s, s:s, s:s, s:o}",
+		    "attempt", (int)s->run.attempt, "source", "pattern",
+		    "reason", "pattern", "stream", o->stream,
+		    "line", jw_json_bytes(line, len)));
+	}
+	if (matches(&s->cfg->error_pattern, line, len))
+		set_last_error(s, line, len);
+}
+
+struct datagram {
+	struct sup	*s;
+	json_t		*fields;
+	bool		 news;		/* more than WATCHDOG=1 and X_RETRY */
+};
+
+static bool
+key_is(const char *k, size_t kl, const char *name)
+{
+	return kl == strlen(name) && memcmp(k, name, kl) == 0;
+}
+
+static void
+on_errno(struct sup *s, const char *v, size_t vl)
+{
+	char buf[160], num[16];
+	long e;
+
+	snprintf(num, sizeof(num), "%.*s", (int)(vl < 15 ? vl : 15), v);
+	e = strtol(num, NULL, 10);
+	snprintf(buf, sizeof(buf), "ERRNO=%s: %s", num,
+	    e > 0 && e < 4096 ? strerror((int)e) : "not an errno value");
+	set_last_error(s, buf, strlen(buf));
+}
+
+static void
+on_notify_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+	struct datagram *d = ctx;
+	struct sup *s = d->s;
+	json_t *key;
+
+	if (key_is(k, kl, "WATCHDOG") && vl == 1 && v[0] == '1')
+		return;		/* being here is the message */
+	if (key_is(k, kl, "X_RETRY")) {
+		s->run.retries_seen++;
+		emit(s, JW_EV_RETRY, json_pack("{s:i, s:s, s:o}",
+		    "attempt", (int)s->run.attempt, "source", "notify",
+		    "reason", jw_json_bytes(v, vl)));
+		return;
+	}
+	d->news = true;
+	if (key_is(k, kl, "READY")) {
+		s->ready = s->ready || (vl == 1 && v[0] == '1');
+		return;
+	}
+	if (key_is(k, kl, "STATUS")) {
+		json_decref(s->notify_status);
+		s->notify_status = jw_json_bytes(v, vl);
+		return;
+	}
+	if (key_is(k, kl, "ERRNO"))
+		on_errno(s, v, vl);
+	/* Keys may be any bytes too: escaped like values. */
+	key = jw_json_bytes(k, kl);
+	if (key == NULL || d->fields == NULL ||
+	    json_object_set_new(d->fields, json_string_value(key),
+	    jw_json_bytes(v, vl)) == -1)
+		fail(s, "cannot build a notify event: out of memory");
+	json_decref(key);
+}
+
+static void
+on_datagram(struct sup *s, const struct jw_notify_msg *m)
+{
+	struct datagram d = { s, json_object(), false };
+	pid_t pgid = (s->phase == P_BACKOFF || s->phase == P_DONE) ? 0 :
+	    s->run.pid;
+
+	if (!jw_tree_has(m->pid, pgid) ||
+	    jw_notify_parse(m->data, m->len, on_notify_key, &d) == 0) {
+		s->notify.dropped++;
+		json_decref(d.fields);
+		return;
+	}
+	s->last_activity = jw_mono_ms();
+	if (!d.news) {
+		json_decref(d.fields);
+		return;
+	}
+	emit(s, JW_EV_NOTIFY, json_pack("{s:i, s:b, s:O?, s:o}",
+	    "attempt", (int)s->run.attempt, "ready", s->ready,
+	    "status", s->notify_status, "fields", d.fields));
+}
+
+/* A bounded batch per wake-up: output keeps its turn in a flood. */
+#define NOTIFY_BATCH	256
+
+static void
+on_notify(struct sup *s)
+{
+	struct jw_notify_msg m;
+	int rc = 1;
+
+	for (int i = 0; i < NOTIFY_BATCH && rc == 1; i++)
+		if ((rc = jw_notify_recv(&s->notify, &m)) == 1)
+			on_datagram(s, &m);
+	if (rc == -1)
+		fail(s, "cannot read the notify socket: %s", strerror(errno));
 }
 
 static void
@@ -483,6 +707,20 @@ dispatch(struct sup *s, uint32_t tag)
 		break;
 	case W_KILL:
 		on_kill_timer(s);
+		break;
+	case W_ATTEMPT:
+		on_attempt_timer(s);
+		break;
+	case W_IDLE:
+		on_idle_timer(s);
+		break;
+	case W_BACKOFF:
+		drain_timer(s->tbackoff);
+		if (s->phase == P_BACKOFF && s->cause == C_NONE)
+			spawn_attempt(s);
+		break;
+	case W_NOTIFY:
+		on_notify(s);
 		break;
 	case W_OUT_IN:
 		on_read(s, &s->out);
@@ -559,9 +797,11 @@ static void
 set_outcome(struct sup *s)
 {
 	struct jw_run *r = &s->run;
-	char name[JW_SIGNAME_BUFSZ], dur[JW_DURATION_BUFSZ];
+	char name[JW_SIGNAME_BUFSZ], dur[JW_DURATION_BUFSZ], next[16];
+	bool backoff = s->phase == P_BACKOFF;
 	size_t n;
 
+	snprintf(next, sizeof(next), "%u", r->attempt + 1);
 	describe_child(s);
 	if (s->cause == C_ERROR) {
 		r->state = JW_ST_ERROR;
@@ -573,16 +813,38 @@ set_outcome(struct sup *s)
 		r->exit_code = JW_EXIT_TIMEOUT;
 		jw_duration_format(r->deadline_ms, dur, sizeof(dur));
 		snprintf(r->reason, sizeof(r->reason), "the run reached its "
-		    "deadline of %s (--timeout) and was stopped with %s", dur,
-		    jw_signal_name(s->cfg->signal, name, sizeof(name)));
+		    "deadline of %s (--timeout) %s %s", dur, backoff ?
+		    "while waiting to start attempt" : "and was stopped with",
+		    backoff ? next : jw_signal_name(s->cfg->signal, name,
+		    sizeof(name)));
 	} else if (s->cause == C_CANCEL) {
 		r->state = JW_ST_CANCELLED;
 		r->exit_code = JW_EXIT_SIGNAL_BASE + s->cancel_sig;
 		snprintf(r->reason, sizeof(r->reason), "jobwrap received %s "
-		    "and cancelled the run",
-		    jw_signal_name(s->cancel_sig, name, sizeof(name)));
+		    "and cancelled the run%s%s",
+		    jw_signal_name(s->cancel_sig, name, sizeof(name)),
+		    backoff ? " before attempt " : "", backoff ? next : "");
+	} else if (s->cause == C_ATTEMPT_TIMEOUT) {
+		r->state = JW_ST_TIMEOUT;
+		r->exit_code = JW_EXIT_TIMEOUT;
+		jw_duration_format(s->cfg->attempt_timeout_ms, dur, sizeof(dur));
+		snprintf(r->reason, sizeof(r->reason), "attempt %u reached its "
+		    "deadline of %s (--attempt-timeout) and was stopped with %s",
+		    r->attempt, dur,
+		    jw_signal_name(s->cfg->signal, name, sizeof(name)));
+	} else if (s->cause == C_IDLE) {
+		r->state = JW_ST_IDLE_TIMEOUT;
+		r->exit_code = JW_EXIT_TIMEOUT;
+		jw_duration_format(s->cfg->idle_timeout_ms, dur, sizeof(dur));
+		snprintf(r->reason, sizeof(r->reason), "attempt %u wrote no "
+		    "output and sent no notify message for %s "
+		    "(--idle-timeout): taken as hung and stopped with %s",
+		    r->attempt, dur,
+		    jw_signal_name(s->cfg->signal, name, sizeof(name)));
 	} else if (r->child_code >= 0) {
 		r->state = r->child_code == 0 ? JW_ST_SUCCEEDED : JW_ST_FAILED;
+		if (r->child_code == 0)
+			clear_last_error(r);	/* it recovered */
 		r->exit_code = r->child_code;
 		snprintf(r->reason, sizeof(r->reason), "the command exited "
 		    "with status %d", r->child_code);
@@ -601,9 +863,13 @@ set_outcome(struct sup *s)
 	if (s->escalated && n < sizeof(r->reason))
 		n += describe_kill(s, r->reason + n, sizeof(r->reason) - n);
 	if (s->survivors > 0 && n < sizeof(r->reason))
-		snprintf(r->reason + n, sizeof(r->reason) - n, "; %zu "
-		    "process%s did not die after SIGKILL", s->survivors,
+		n += (size_t)snprintf(r->reason + n, sizeof(r->reason) - n,
+		    "; %zu process%s did not die after SIGKILL", s->survivors,
 		    s->survivors == 1 ? "" : "es");
+	if (r->attempt > 1 && n < sizeof(r->reason))
+		snprintf(r->reason + n, sizeof(r->reason) - n, " (attempt %u "
+		    "of at most %llu)", r->attempt,
+		    (unsigned long long)s->cfg->retries + 1);
 }
 
 static void
@@ -637,7 +903,7 @@ apply_failure(struct sup *s)
 
 /* The events file durably, the terminal status durably, then the exit
  * event, then nothing. */
-static int
+static void
 finish(struct sup *s)
 {
 	s->phase = P_DONE;
@@ -654,22 +920,180 @@ finish(struct sup *s)
 		apply_failure(s);
 		write_status(s);
 	}
-	return s->run.exit_code;
 }
 
-static int
+/* ---- retries ---------------------------------------------------------- */
+
+static enum jw_end
+end_kind(const struct sup *s)
+{
+	switch (s->cause) {
+	case C_EXITED:
+		return s->run.child_code >= 0 ? JW_END_EXIT : JW_END_SIGNAL;
+	case C_ATTEMPT_TIMEOUT:
+		return JW_END_ATTEMPT_TIMEOUT;
+	case C_IDLE:
+		return JW_END_IDLE;
+	default:
+		return JW_END_OTHER;
+	}
+}
+
+/* What retry-on item an end is, as the retry event's reason says it. */
+static void
+end_name(const struct sup *s, char *buf, size_t len)
+{
+	char name[JW_SIGNAME_BUFSZ];
+
+	switch (end_kind(s)) {
+	case JW_END_EXIT:
+		snprintf(buf, len, "exit:%d", s->run.child_code);
+		break;
+	case JW_END_SIGNAL:
+		snprintf(buf, len, "signal:%s", jw_signal_name(
+		    s->run.child_signal, name, sizeof(name)));
+		break;
+	case JW_END_ATTEMPT_TIMEOUT:
+		snprintf(buf, len, "attempt-timeout");
+		break;
+	default:
+		snprintf(buf, len, "idle");
+		break;
+	}
+}
+
+static uint64_t
+random64(void)
+{
+	uint64_t r = 0;
+
+	/* Cannot fail for 8 bytes once the pool is ready; jitter is not a
+	 * secret, so a failure only loses randomness. */
+	while (getrandom(&r, sizeof(r), 0) == -1 && errno == EINTR)
+		;
+	return r;
+}
+
+static void
+append_reason(struct sup *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+append_reason(struct sup *s, const char *fmt, ...)
+{
+	size_t n = strlen(s->run.reason);
+	va_list ap;
+
+	if (n >= sizeof(s->run.reason) - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->run.reason + n, sizeof(s->run.reason) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The delay before the next attempt, or false with the reason amended. */
+static bool
+retry_delay(struct sup *s, uint64_t *delay)
+{
+	const struct jw_config *c = s->cfg;
+	char a[JW_DURATION_BUFSZ], b[JW_DURATION_BUFSZ];
+	uint64_t now = jw_mono_ms(), end = s->run.t0 + c->timeout_ms;
+
+	if (!jw_retry_on_matches(&c->retry_on, end_kind(s), s->run.child_code))
+		return false;
+	if (s->survivors > 0) {
+		append_reason(s, "; not retried: processes of this attempt "
+		    "are still there");
+		return false;
+	}
+	if (s->run.attempt > c->retries) {
+		if (c->retries > 0)
+			append_reason(s, "; not retried: all %llu retries "
+			    "(--retries) were used",
+			    (unsigned long long)c->retries);
+		return false;
+	}
+	*delay = jw_backoff_ms(c->backoff_ms, c->backoff_max_ms,
+	    s->run.attempt, random64());
+	if (c->timeout_ms > 0 && now + *delay >= end) {
+		jw_duration_format(end > now ? end - now : 0, a, sizeof(a));
+		jw_duration_format(*delay, b, sizeof(b));
+		append_reason(s, "; not retried: the deadline (--timeout) is "
+		    "%s away, and the backoff drawn was %s", a, b);
+		return false;
+	}
+	return true;
+}
+
+/* Forget the ended attempt's outcome: the run is running again. */
+static void
+reset_attempt(struct sup *s)
+{
+	struct jw_run *r = &s->run;
+
+	s->cause = C_NONE;
+	s->spawned = s->reaped = s->wstatus_known = s->escalated = false;
+	s->kill_why = NULL;
+	s->leftovers = s->survivors = 0;
+	s->ready = false;
+	json_decref(s->notify_status);
+	s->notify_status = NULL;
+	r->state = NULL;
+	r->child_code = -1;
+	r->child_signal = 0;
+	r->pid = 0;
+	clear_last_error(r);
+}
+
+static bool
+schedule_retry(struct sup *s)
+{
+	char why[64], dur[JW_DURATION_BUFSZ];
+	uint64_t delay;
+
+	if (!retry_delay(s, &delay))
+		return false;
+	end_name(s, why, sizeof(why));
+	emit(s, JW_EV_RETRY, json_pack("{s:i, s:s, s:s, s:I}",
+	    "attempt", (int)s->run.attempt, "source", "jobwrap",
+	    "reason", why, "delay_ms", (json_int_t)delay));
+	jw_duration_format(delay, dur, sizeof(dur));
+	/* The attempt's own sentence stays, then what happens next. */
+	append_reason(s, "; attempt %u starts in %s (--retries %llu, "
+	    "--retry-on %s)", s->run.attempt + 1, dur,
+	    (unsigned long long)s->cfg->retries, s->cfg->retry_on.text);
+	reset_attempt(s);
+	s->phase = P_BACKOFF;
+	write_status(s);
+	arm(s, s->tbackoff, delay, 0, false);
+	return true;
+}
+
+static void
 end_attempt(struct sup *s)
 {
 	disarm(s, s->tkill);
+	disarm(s, s->tattempt);
+	disarm(s, s->tidle);
 	set_outcome(s);
 	sync_counters(s);
 	emit(s, JW_EV_ATTEMPT_END, jw_report_attempt_end(&s->run, jw_mono_ms()));
-	return finish(s);
+	if (s->error[0] != '\0' || !schedule_retry(s))
+		finish(s);
+}
+
+/* A cancel, the deadline or a failure came between two attempts. */
+static void
+end_backoff(struct sup *s)
+{
+	disarm(s, s->tbackoff);
+	set_outcome(s);
+	finish(s);
 }
 
 /* ---- starting -------------------------------------------------------- */
 
-static int
+static void
 spawn_failed(struct sup *s, enum jw_spawn_stage stage, int err)
 {
 	struct jw_run *r = &s->run;
@@ -682,24 +1106,40 @@ spawn_failed(struct sup *s, enum jw_spawn_stage stage, int err)
 	snprintf(r->reason, sizeof(r->reason), "cannot %s \"%s\": %s",
 	    stage == JW_SPAWN_SETUP ? "start a process for" : "execute",
 	    s->cfg->argv[0], strerror(err));
-	return finish(s);
+	finish(s);
 }
 
-/* -1: it never ran; the run is finished and *rc is the exit status. */
-static int
-spawn_attempt(struct sup *s, int *rc)
+static void
+arm_attempt_timers(struct sup *s)
 {
+	const struct jw_config *c = s->cfg;
+
+	s->last_activity = s->run.attempt_t0;
+	if (c->attempt_timeout_ms > 0)
+		arm(s, s->tattempt, c->attempt_timeout_ms, 0, false);
+	if (c->idle_timeout_ms > 0)
+		arm(s, s->tidle, c->idle_timeout_ms, 0, false);
+}
+
+/* Start the next attempt; a spawn failure finishes the run. */
+static void
+spawn_attempt(struct sup *s)
+{
+	char *slot = jw_childenv_pid_slot(&s->env);
 	struct jw_child c;
 	enum jw_spawn_stage stage;
 	int err;
 
 	/* Forget the last attempt's fds before new ones may reuse numbers. */
 	sync_watches(s);
+	s->phase = P_RUN;
 	s->run.attempt++;
 	s->run.attempt_t0 = jw_mono_ms();
-	if (jw_spawn(s->cfg->argv, &c, &stage, &err) == -1) {
-		*rc = spawn_failed(s, stage, err);
-		return -1;
+	if (slot != NULL)
+		snprintf(slot, sizeof(s->env.pid), "WATCHDOG_PID=");
+	if (jw_spawn(s->cfg->argv, s->env.envp, slot, &c, &stage, &err) == -1) {
+		spawn_failed(s, stage, err);
+		return;
 	}
 	s->spawned = true;
 	s->reaped = false;
@@ -707,12 +1147,31 @@ spawn_attempt(struct sup *s, int *rc)
 	s->run.pid = c.pid;
 	jw_stream_attach(&s->out, c.out);
 	jw_stream_attach(&s->err, c.err);
+	arm_attempt_timers(s);
 	emit(s, JW_EV_SPAWN, json_pack("{s:i, s:i, s:i}",
 	    "attempt", (int)s->run.attempt, "pid", (int)c.pid,
 	    "pgid", (int)c.pid));
 	snprintf(s->run.reason, sizeof(s->run.reason), "attempt %u is "
 	    "running (pid %d)", s->run.attempt, (int)c.pid);
 	write_status(s);
+}
+
+static int
+open_notify(struct sup *s, char *err, size_t errlen)
+{
+	const struct jw_config *c = s->cfg;
+
+	s->notify.fd = -1;
+	if (!c->notify)
+		return 0;
+	if (jw_notify_open(&s->notify, err, errlen) == -1)
+		return -1;
+	if (jw_childenv_build(&s->env, s->notify.addr,
+	    c->idle_timeout_ms * 1000) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	watch(s, W_NOTIFY, s->notify.fd, EPOLLIN);
 	return 0;
 }
 
@@ -720,14 +1179,25 @@ static int
 open_outputs(struct sup *s, char *err, size_t errlen)
 {
 	const struct jw_config *c = s->cfg;
+	bool patterns = c->retry_pattern.src != NULL ||
+	    c->error_pattern.src != NULL;
 
+	s->oout = (struct origin){ .s = s, .stream = "stdout" };
+	s->oerr = (struct origin){ .s = s, .stream = "stderr" };
 	if (jw_tail_init(&s->tail, c->tail_bytes) == -1 ||
-	    jw_stream_init(&s->out, 1, NULL) == -1 ||
-	    jw_stream_init(&s->err, 2, &s->tail) == -1) {
+	    (patterns &&
+	    (jw_lines_init(&s->oout.lines, on_line, &s->oout) == -1 ||
+	    jw_lines_init(&s->oerr.lines, on_line, &s->oerr) == -1)) ||
+	    jw_stream_init(&s->out, 1, NULL,
+		patterns ? &s->oout.lines : NULL) == -1 ||
+	    jw_stream_init(&s->err, 2, &s->tail,
+		patterns ? &s->oerr.lines : NULL) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	s->run.stderr_tail = &s->tail;
+	if (open_notify(s, err, errlen) == -1)
+		return -1;
 	s->ev = jw_events_open(c->events_fd, c->events_file, c->run_id,
 	    s->run.t0, err, errlen);
 	if (s->ev == NULL)
@@ -746,9 +1216,11 @@ init_run(struct sup *s, const struct jw_config *c)
 	memset(s, 0, sizeof(*s));
 	s->cfg = c;
 	s->ep = s->sigfd = s->tdeadline = s->theartbeat = s->tkill = -1;
+	s->tattempt = s->tidle = s->tbackoff = -1;
 	s->out.in = s->err.in = -1;
 	s->out.out.fd = s->err.out.fd = -1;
 	s->st.dirfd = s->st.lockfd = -1;
+	s->notify.fd = -1;
 	s->run.cfg = c;
 	s->run.jobwrap_pid = getpid();
 	s->run.t0 = jw_mono_ms();
@@ -762,7 +1234,8 @@ init_run(struct sup *s, const struct jw_config *c)
 static void
 cleanup(struct sup *s)
 {
-	int fds[] = { s->ep, s->sigfd, s->tdeadline, s->theartbeat, s->tkill };
+	int fds[] = { s->ep, s->sigfd, s->tdeadline, s->theartbeat, s->tkill,
+	    s->tattempt, s->tidle, s->tbackoff };
 
 	jw_events_close(s->ev, EXIT_FLUSH_MS);
 	s->ev = NULL;
@@ -771,6 +1244,12 @@ cleanup(struct sup *s)
 	jw_stream_free(&s->out);
 	jw_stream_free(&s->err);
 	jw_tail_free(&s->tail);
+	jw_lines_free(&s->oout.lines);
+	jw_lines_free(&s->oerr.lines);
+	jw_notify_close(&s->notify);
+	jw_childenv_free(&s->env);
+	json_decref(s->notify_status);
+	free(s->run.last_error);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] != -1)
 			close(fds[i]);
@@ -787,15 +1266,22 @@ run_loop(struct sup *s)
 		n = epoll_wait(s->ep, evs, 16, -1);
 		if (n == -1 && errno != EINTR) {
 			fail(s, "epoll_wait: %s", strerror(errno));
-			signal_job(s, SIGKILL, "error", true);
-			return end_attempt(s);	/* cannot wait any more */
+			if (s->phase == P_BACKOFF)
+				end_backoff(s);
+			else {
+				signal_job(s, SIGKILL, "error", true);
+				end_attempt(s);	/* cannot wait any more */
+			}
+			break;
 		}
 		for (int i = 0; i < n; i++)
 			dispatch(s, evs[i].data.u32);
 		if (jw_events_failure(s->ev) != NULL)
 			fail(s, "%s", jw_events_failure(s->ev));
-		if (attempt_over(s))
-			return end_attempt(s);
+		if (s->phase == P_BACKOFF && s->cause != C_NONE)
+			end_backoff(s);
+		else if (attempt_over(s))
+			end_attempt(s);
 	}
 	return s->run.exit_code;
 }
@@ -829,10 +1315,12 @@ jw_supervise(const struct jw_config *c)
 		arm(&s, s.theartbeat, c->heartbeat_ms, c->heartbeat_ms, false);
 	if (s.error[0] != '\0') {
 		set_outcome(&s);
-		rc = finish(&s);
+		finish(&s);
+	} else {
+		spawn_attempt(&s);
+		run_loop(&s);
 	}
-	else if (spawn_attempt(&s, &rc) == 0)
-		rc = run_loop(&s);
+	rc = s.run.exit_code;
 	cleanup(&s);
 	return rc;
 }

@@ -9,18 +9,13 @@ import pytest
 from conftest import BIN, check_events
 
 NOT_BUILT_CLI = [
-    ["--retries", "1"], ["--idle-timeout", "5s"], ["--seccomp", "off"],
-    ["--no-notify"], ["--attempt-timeout", "1s"], ["--retry-on", "nonzero"],
-    ["--backoff", "2s"], ["--backoff-max", "1m"], ["--retry-pattern", "x"],
-    ["--error-pattern", "x"], ["--on-parent-death", "continue"],
+    ["--seccomp", "off"], ["--on-parent-death", "continue"],
     ["--rlimit-nofile", "64"], ["--rlimit-core", "0"], ["--rlimit-as", "1"],
     ["--inspect"], ["--reap"], ["--cancel"], ["--follow"],
 ]
 NOT_BUILT_KEYS = [
-    "retries = 1", "idle_timeout = 5s", "seccomp = off", "notify = no",
-    "attempt_timeout = 1s", "retry_on = nonzero", "backoff = 2s",
-    "backoff_max = 1m", "retry_pattern = x", "error_pattern = x",
-    "on_parent_death = continue", "rlimit_nofile = 64", "rlimit_core = 0",
+    "seccomp = off", "on_parent_death = continue", "rlimit_nofile = 64",
+    "rlimit_core = 0",
 ]
 
 
@@ -82,7 +77,10 @@ def error(f, *args, extra_env=None):
 def test_defaults():
     v = values(check_config())
     assert v == {"timeout": "1h", "kill_after": "10s", "signal": "TERM",
-                 "heartbeat": "10s", "tail_bytes": "4096"}
+                 "heartbeat": "10s", "tail_bytes": "4096",
+                 "attempt_timeout": "0", "idle_timeout": "0", "retries": "0",
+                 "retry_on": "attempt-timeout,idle", "backoff": "1s",
+                 "backoff_max": "1m", "notify": "yes"}
 
 
 def test_check_config_lists_every_key():
@@ -336,7 +334,7 @@ def test_ini_keys_not_yet_supported(tmp_path, kv):
 
 def test_not_supported_key_in_unused_profile(tmp_path):
     got_line, msg = error(ini(tmp_path, "[jobwrap]\n[profile later]\n"
-                              "retries = 3\n"))
+                              "seccomp = off\n"))
     assert got_line == 3 and "not yet supported" in msg
 
 
@@ -552,3 +550,55 @@ def test_bad_events_fd(tmp_path, fd, setup, why):
     assert p.returncode == 125
     assert why in p.stderr
     assert not marker.exists()
+
+
+# ---- retries, patterns, notify ---------------------------------------------
+
+@pytest.mark.parametrize("kv,ok", [
+    ("retries = 1000", True), ("retries = 1001", False), ("retries = -1", False),
+    ("retry_on = nonzero", True), ("retry_on = exit:3, exit:10-20 ,idle", True),
+    ("retry_on = exit:0", False), ("retry_on = exit:256", False),
+    ("retry_on = exit:9-3", False), ("retry_on = exit:", False),
+    ("retry_on = nonzero,", False), ("retry_on = timeout", False),
+    ("retry_pattern = ^(Transient|Retrying) ", True),
+    ("retry_pattern = a(b", False), ("error_pattern = [z-a]", False),
+    ("error_pattern = x{2,1}", False), ("retry_pattern =", True),
+    ("notify = no", True), ("notify = OFF", True), ("notify = 1", True),
+    ("notify = maybe", False), ("backoff = 0", True), ("backoff = 5x", False),
+])
+def test_retry_pattern_notify_values(tmp_path, kv, ok):
+    f = ini(tmp_path, f"[jobwrap]\n; comment\n{kv}\n")
+    if ok:
+        p = jobwrap("--check-config", "-c", str(f))
+        assert p.returncode == 0, p.stderr
+    else:
+        got_line, msg = error(f)
+        assert got_line == 3, msg
+        assert kv.split(" =")[0] in msg
+
+
+def test_bad_regex_says_why(tmp_path):
+    got_line, msg = error(ini(tmp_path, "[jobwrap]\nerror_pattern = a(b\n"))
+    assert got_line == 2
+    assert "regular expression" in msg and "(" in msg
+
+
+def test_no_notify_and_notify_last_wins():
+    assert values(check_config("--no-notify"))["notify"] == "no"
+    assert values(check_config("--no-notify", "--notify"))["notify"] == "yes"
+    assert values(check_config("--notify", "--no-notify"))["notify"] == "no"
+
+
+def test_profile_drops_a_pattern(tmp_path):
+    f = ini(tmp_path, "[jobwrap]\nretry_pattern = x\n[profile p]\n"
+            "retry_pattern =\n")
+    assert values(check_config("-c", str(f)))["retry_pattern"] == "x"
+    assert "retry_pattern" not in values(check_config("-c", str(f), "-p", "p"))
+
+
+def test_pattern_round_trips_through_check_config(tmp_path):
+    pat = r"^(Transient OpenAI (error|failure)|\[FPF\]) .*[0-9]+/[0-9]+$"
+    p = jobwrap("--check-config", "--retry-pattern", pat)
+    assert p.returncode == 0
+    f = ini(tmp_path, p.stdout)
+    assert values(check_config("-c", str(f)))["retry_pattern"] == pat

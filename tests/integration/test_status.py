@@ -15,7 +15,8 @@ from conftest import (STATUS_FIELDS, TERMINAL, check_events, read_events,
                       wait_event, wait_for)
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-ALL_FIELDS = set(STATUS_FIELDS) | {"dropped_out", "dropped_err"}
+ALL_FIELDS = set(STATUS_FIELDS) | {"dropped_out", "dropped_err",
+                                   "notify_dropped"}
 
 
 def load(path):

@@ -1,0 +1,64 @@
+/*
+ * notify.h: the sd_notify socket offered to the job.
+ *
+ * An abstract unix datagram socket (no file to clean up; it vanishes with
+ * jobwrap) named @jobwrap/RANDOM/PID, with SO_PASSCRED so that every
+ * datagram carries the sender's pid: the supervisor accepts only
+ * datagrams from processes of the job.
+ */
+#ifndef JW_NOTIFY_H
+#define JW_NOTIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* sd_notify's own limit (systemd reads at most this much, too). */
+#define JW_NOTIFY_MAX	4096
+
+struct jw_notify {
+	int		 fd;		/* -1: notify off */
+	char		 addr[64];	/* as NOTIFY_SOCKET spells it */
+	char		*buf;
+	uint64_t	 dropped;	/* not from the job, or malformed */
+};
+
+/* The child's environment: ours, with NOTIFY_SOCKET and WATCHDOG_*. */
+struct jw_childenv {
+	char		**envp;
+	char		 sock[96];
+	char		 usec[48];
+	char		 pid[40];	/* "WATCHDOG_PID=", the child appends */
+};
+
+struct jw_notify_msg {
+	pid_t		 pid;		/* the sender, 0: unknown */
+	const char	*data;
+	size_t		 len;
+};
+
+typedef void	jw_notify_kv_fn(void *ctx, const char *key, size_t klen,
+		    const char *val, size_t vlen);
+
+/* 0, or -1 with a message in err. */
+int	jw_notify_open(struct jw_notify *n, char *err, size_t errlen);
+void	jw_notify_close(struct jw_notify *n);
+/* One datagram: 1 and *m, 0 when none is waiting, -1 on a socket error
+ * (errno).  Truncated datagrams are counted as dropped and skipped. */
+int	jw_notify_recv(struct jw_notify *n, struct jw_notify_msg *m);
+/* Calls fn for each KEY=VALUE line; returns how many there were. */
+size_t	jw_notify_parse(const char *p, size_t len, jw_notify_kv_fn *fn,
+	    void *ctx);
+
+/*
+ * Build e->envp from environ: NOTIFY_SOCKET, WATCHDOG_USEC and
+ * WATCHDOG_PID replaced by ours (addr NULL: notify off, nothing changed;
+ * watchdog_usec 0: no WATCHDOG_*).  0, or -1 when out of memory.
+ */
+int	jw_childenv_build(struct jw_childenv *e, const char *addr,
+	    uint64_t watchdog_usec);
+/* The slot the child completes with its pid, or NULL. */
+char	*jw_childenv_pid_slot(struct jw_childenv *e);
+void	jw_childenv_free(struct jw_childenv *e);
+
+#endif
