@@ -21,12 +21,12 @@ SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
 
 MODULES	 = config ini_load duration signame json clock log wfd events \
-	   status tail spawn proctree relay report retry lines notify \
+	   status tail spawn proctree relay report retry literal lines notify \
 	   supervisor
 OBJS	 = $(MODULES:%=build/obj/%.o)
 SOBJS	 = $(MODULES:%=build/san/%.o)
 HEADERS	 = $(wildcard include/*.h)
-UNIT	 = duration signame config json retry lines
+UNIT	 = duration signame config json retry literal lines
 HELPERS	 = jwchild
 
 # Debian packages: to build, to test, to benchmark.

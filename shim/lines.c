@@ -3,13 +3,16 @@
 #include <string.h>
 
 #include "lines.h"
+#include "literal.h"
 
 int
-jw_lines_init(struct jw_lines *l, jw_line_fn *fn, void *ctx)
+jw_lines_init(struct jw_lines *l, jw_line_fn *fn, void *ctx,
+    const struct jw_literals *filter)
 {
 	memset(l, 0, sizeof(*l));
 	l->fn = fn;
 	l->ctx = ctx;
+	l->filter = filter != NULL && JW_LITERALS_USABLE(filter) ? filter : NULL;
 	l->buf = malloc(JW_LINE_MAX);
 	return l->buf == NULL ? -1 : 0;
 }
@@ -43,12 +46,35 @@ keep(struct jw_lines *l, const char *p, size_t n)
 	}
 }
 
+/*
+ * At a line start with nothing pending: the start of the first line that
+ * holds one of the filter's strings, or, when none does, the start of the
+ * unfinished last line (maybe end).
+ */
+static const char *
+next_candidate(const struct jw_lines *l, const char *p, const char *end)
+{
+	const char *hit = jw_literals_find(l->filter, p, (size_t)(end - p));
+	const char *nl;
+
+	if (hit == NULL) {
+		nl = memrchr(p, '\n', (size_t)(end - p));
+		return nl ? nl + 1 : p;
+	}
+	nl = memrchr(p, '\n', (size_t)(hit - p));
+	return nl ? nl + 1 : p;
+}
+
 void
 jw_lines_feed(struct jw_lines *l, const char *p, size_t n)
 {
 	const char *end = p + n, *nl;
 
-	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+	for (;;) {
+		if (l->filter != NULL && l->len == 0 && !l->skipping)
+			p = next_candidate(l, p, end);
+		if (p >= end || (nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
 		if (l->skipping)
 			l->skipping = false;
 		else if (l->len == 0 && nl - p > JW_LINE_MAX)

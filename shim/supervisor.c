@@ -86,6 +86,7 @@ struct sup {
 	struct jw_stream out, err;
 	struct jw_tail	 tail;
 	struct origin	 oout, oerr;	/* lines, when there are patterns */
+	struct jw_literals filter;	/* what a matching line must hold */
 	struct jw_notify notify;
 	struct jw_childenv env;
 	uint64_t	 last_activity;	/* output or notify, for --idle-timeout */
@@ -1184,10 +1185,14 @@ open_outputs(struct sup *s, char *err, size_t errlen)
 
 	s->oout = (struct origin){ .s = s, .stream = "stdout" };
 	s->oerr = (struct origin){ .s = s, .stream = "stderr" };
-	if (jw_tail_init(&s->tail, c->tail_bytes) == -1 ||
+	if ((c->retry_pattern.src != NULL &&
+	    jw_literals_add(&s->filter, c->retry_pattern.src) == -1) ||
+	    (c->error_pattern.src != NULL &&
+	    jw_literals_add(&s->filter, c->error_pattern.src) == -1) ||
+	    jw_tail_init(&s->tail, c->tail_bytes) == -1 ||
 	    (patterns &&
-	    (jw_lines_init(&s->oout.lines, on_line, &s->oout) == -1 ||
-	    jw_lines_init(&s->oerr.lines, on_line, &s->oerr) == -1)) ||
+	    (jw_lines_init(&s->oout.lines, on_line, &s->oout, &s->filter) == -1 ||
+	    jw_lines_init(&s->oerr.lines, on_line, &s->oerr, &s->filter) == -1)) ||
 	    jw_stream_init(&s->out, 1, NULL,
 		patterns ? &s->oout.lines : NULL) == -1 ||
 	    jw_stream_init(&s->err, 2, &s->tail,
@@ -1246,6 +1251,7 @@ cleanup(struct sup *s)
 	jw_tail_free(&s->tail);
 	jw_lines_free(&s->oout.lines);
 	jw_lines_free(&s->oerr.lines);
+	jw_literals_free(&s->filter);
 	jw_notify_close(&s->notify);
 	jw_childenv_free(&s->env);
 	json_decref(s->notify_status);

@@ -35,7 +35,7 @@ feed_in_pieces(const char *s, size_t piece, struct got *g)
 	struct jw_lines l;
 	size_t n = strlen(s);
 
-	assert_int_equal(jw_lines_init(&l, collect, g), 0);
+	assert_int_equal(jw_lines_init(&l, collect, g, NULL), 0);
 	for (size_t i = 0; i < n; i += piece)
 		jw_lines_feed(&l, s + i, n - i < piece ? n - i : piece);
 	jw_lines_end(&l);
@@ -103,6 +103,59 @@ test_exactly_max_is_not_cut(void **state)
 	free(s);
 }
 
+/* Lines that hold "ab", in order, joined with '|'. */
+struct cands {
+	char	 text[1 << 16];
+};
+
+static void
+collect_ab(void *ctx, const char *line, size_t len)
+{
+	struct cands *c = ctx;
+
+	if (memmem(line, len, "ab", 2) == NULL)
+		return;
+	strncat(c->text, line, len);
+	strcat(c->text, "|");
+}
+
+static void
+run_lines(const char *in, size_t n, size_t piece, const struct jw_literals *f,
+    struct cands *c)
+{
+	struct jw_lines l;
+
+	c->text[0] = '\0';
+	assert_int_equal(jw_lines_init(&l, collect_ab, c, f), 0);
+	for (size_t i = 0; i < n; i += piece)
+		jw_lines_feed(&l, in + i, n - i < piece ? n - i : piece);
+	jw_lines_end(&l);
+	jw_lines_free(&l);
+}
+
+static void
+test_filter_hands_over_every_candidate(void **state)
+{
+	static struct cands with, without;
+	struct jw_literals f = { 0 };
+	unsigned seed = 7;
+	char in[2048];
+
+	(void)state;
+	assert_int_equal(jw_literals_add(&f, "ab"), 0);
+	for (int round = 0; round < 300; round++) {
+		size_t n = (size_t)rand_r(&seed) % sizeof(in);
+		for (size_t i = 0; i < n; i++)
+			in[i] = "ab\nxx"[rand_r(&seed) % 5];
+		for (size_t piece = 1; piece < 70; piece += 13) {
+			run_lines(in, n, piece, NULL, &without);
+			run_lines(in, n, piece, &f, &with);
+			assert_string_equal(with.text, without.text);
+		}
+	}
+	jw_literals_free(&f);
+}
+
 int
 main(void)
 {
@@ -111,6 +164,7 @@ main(void)
 		cmocka_unit_test(test_no_trailing_line),
 		cmocka_unit_test(test_long_line_matched_once_on_its_start),
 		cmocka_unit_test(test_exactly_max_is_not_cut),
+		cmocka_unit_test(test_filter_hands_over_every_candidate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,236 @@
+/* literal.c: required literal strings of an ERE, for a memmem() filter. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "literal.h"
+
+/* Where the bracket expression starting at p ends (after ']'), or NULL. */
+static const char *
+skip_bracket(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	for (; *p != '\0'; p++) {
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			const char *e = strchr(p + 2, p[1]);
+			while (e != NULL && e[1] != ']')
+				e = strchr(e + 1, p[1]);
+			if (e == NULL)
+				return NULL;
+			p = e + 1;
+		} else if (*p == ']')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* Where the group starting at p ends (after ')'), or NULL. */
+static const char *
+skip_group(const char *p)
+{
+	int depth = 0;
+
+	for (; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == '[') {
+			if ((p = skip_bracket(p)) == NULL)
+				return NULL;
+			p--;
+		} else if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* The end of the top-level branch starting at p: '|' or the end. */
+static const char *
+branch_end(const char *p, const char *end)
+{
+	while (p < end && *p != '|') {
+		if (*p == '\\' && p + 1 < end)
+			p += 2;
+		else if (*p == '[' || *p == '(') {
+			const char *q = *p == '[' ? skip_bracket(p) : skip_group(p);
+			if (q == NULL || q > end)
+				return NULL;
+			p = q;
+		} else
+			p++;
+	}
+	return p;
+}
+
+static bool
+quantifier(char c)
+{
+	return c == '*' || c == '?' || c == '{' || c == '+';
+}
+
+/*
+ * The longest run of plain characters in a branch that every match of it
+ * contains: not inside a group or bracket, not made optional or repeated.
+ */
+static void
+longest_run(const char *p, const char *end, char *best, size_t *bestlen)
+{
+	char run[256];
+	size_t n = 0;
+
+	*bestlen = 0;
+	while (p < end) {
+		const char *next;
+		int c = -1;	/* a plain character, or -1: something else */
+
+		if (*p == '\\' && p + 1 < end &&
+		    strchr(".[]()*+?{}|^$\\/-", p[1]) != NULL) {
+			c = (unsigned char)p[1];
+			next = p + 2;
+		} else if (*p == '\\')
+			next = p + 2;		/* \w, \b, a back reference */
+		else if (*p == '[')
+			next = skip_bracket(p);
+		else if (*p == '(')
+			next = skip_group(p);
+		else if (*p == '{') {
+			/* An interval: its digits are not characters to match. */
+			next = memchr(p, '}', (size_t)(end - p));
+			next = next ? next + 1 : NULL;
+		} else if (strchr(".^$*+?}|)", *p) != NULL)
+			next = p + 1;
+		else {
+			c = (unsigned char)*p;
+			next = p + 1;
+		}
+		if (next == NULL || next > end) {
+			n = 0;		/* cannot follow it: trust nothing after */
+			break;
+		}
+		/* A quantified character may be absent; stop the run before. */
+		if (c != -1 && next < end && quantifier(*next) && *next != '+')
+			c = -1;
+		if (c != -1 && n < sizeof(run))
+			run[n++] = (char)c;
+		if (c == -1 || (next < end && *next == '+') || n == sizeof(run)) {
+			if (n > *bestlen) {
+				memcpy(best, run, n);
+				*bestlen = n;
+			}
+			n = 0;
+		}
+		p = next;
+	}
+	if (n > *bestlen) {
+		memcpy(best, run, n);
+		*bestlen = n;
+	}
+}
+
+/* A branch that is only "(alternatives)", anchors aside: its inside. */
+static bool
+only_group(const char *p, const char *end, const char **in, const char **inend)
+{
+	const char *q;
+
+	if (p < end && *p == '^')
+		p++;
+	if (end > p && end[-1] == '$' && (end - 1 == p || end[-2] != '\\'))
+		end--;
+	if (p >= end || *p != '(' || (q = skip_group(p)) == NULL || q != end)
+		return false;
+	*in = p + 1;
+	*inend = end - 1;
+	return true;
+}
+
+static int
+add_string(struct jw_literals *l, const char *s, size_t n)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->len[i] == n && memcmp(l->s[i], s, n) == 0)
+			return 0;
+	if (l->n == JW_LITERALS_MAX)
+		return 1;		/* too many to be worth it */
+	if ((l->s[l->n] = malloc(n)) == NULL)
+		return -1;
+	memcpy(l->s[l->n], s, n);
+	l->len[l->n++] = n;
+	return 0;
+}
+
+/* 0 found (added), 1 none, -1 out of memory. */
+static int
+alternatives(struct jw_literals *l, const char *p, const char *end, int depth)
+{
+	char best[256];
+	size_t n;
+
+	if (depth > 4)
+		return 1;
+	while (p <= end) {
+		const char *e = branch_end(p, end), *in, *inend;
+		int rc;
+
+		if (e == NULL)
+			return 1;
+		longest_run(p, e, best, &n);
+		if (n > 0)
+			rc = add_string(l, best, n);
+		else if (only_group(p, e, &in, &inend))
+			rc = alternatives(l, in, inend, depth + 1);
+		else
+			rc = 1;
+		if (rc != 0)
+			return rc;
+		p = e + 1;
+	}
+	return 0;
+}
+
+int
+jw_literals_add(struct jw_literals *l, const char *ere)
+{
+	struct jw_literals mine = { 0 };
+	int rc;
+
+	if (l->unusable)
+		return 0;
+	rc = alternatives(&mine, ere, ere + strlen(ere), 0);
+	for (size_t i = 0; rc == 0 && i < mine.n; i++)
+		rc = add_string(l, mine.s[i], mine.len[i]);
+	jw_literals_free(&mine);
+	if (rc != 0) {
+		jw_literals_free(l);
+		l->unusable = true;	/* some line may match without any */
+	}
+	return rc == -1 ? -1 : 0;
+}
+
+void
+jw_literals_free(struct jw_literals *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->s[i]);
+	memset(l, 0, sizeof(*l));
+}
+
+const char *
+jw_literals_find(const struct jw_literals *l, const char *p, size_t n)
+{
+	const char *first = NULL;
+
+	for (size_t i = 0; i < l->n; i++) {
+		size_t span = first ? (size_t)(first - p) + l->len[i] : n;
+		const char *q = memmem(p, span < n ? span : n, l->s[i],
+		    l->len[i]);
+		if (q != NULL && (first == NULL || q < first))
+			first = q;
+	}
+	return first;
+}
