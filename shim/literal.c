@@ -1,5 +1,6 @@
 /* literal.c: required literal strings of an ERE, for a memmem() filter. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,17 +221,64 @@ jw_literals_free(struct jw_literals *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/*
+ * One pass for all strings: 16 positions at a time, a position is a
+ * candidate when its byte is a string's first and the byte len-1 further
+ * is that string's last (GCC vectors: SSE2 on x86-64, NEON on arm64).
+ * Candidates are then compared in full.
+ */
+typedef unsigned char	v16 __attribute__((vector_size(16)));
+typedef uint64_t	v2 __attribute__((vector_size(16)));
+
+static v16
+load16(const char *p)
+{
+	v16 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static bool
+starts_one(const struct jw_literals *l, const char *p, const char *end)
+{
+	for (size_t j = 0; j < l->n; j++)
+		if ((size_t)(end - p) >= l->len[j] &&
+		    memcmp(p, l->s[j], l->len[j]) == 0)
+			return true;
+	return false;
+}
+
 const char *
 jw_literals_find(const struct jw_literals *l, const char *p, size_t n)
 {
-	const char *first = NULL;
+	const char *end = p + n, *q = p;
+	size_t longest = 0;
+	v16 first[JW_LITERALS_MAX], last[JW_LITERALS_MAX];
 
-	for (size_t i = 0; i < l->n; i++) {
-		size_t span = first ? (size_t)(first - p) + l->len[i] : n;
-		const char *q = memmem(p, span < n ? span : n, l->s[i],
-		    l->len[i]);
-		if (q != NULL && (first == NULL || q < first))
-			first = q;
+	if (l->n == 0)
+		return NULL;
+	for (size_t j = 0; j < l->n; j++) {
+		first[j] = (v16){ 0 } + (unsigned char)l->s[j][0];
+		last[j] = (v16){ 0 } + (unsigned char)l->s[j][l->len[j] - 1];
+		if (l->len[j] > longest)
+			longest = l->len[j];
 	}
-	return first;
+	for (; (size_t)(end - q) >= 16 + longest - 1; q += 16) {
+		v16 head = load16(q), hit = { 0 };
+		v2 any;
+		for (size_t j = 0; j < l->n; j++)
+			hit |= (v16)((head == first[j]) &
+			    (load16(q + l->len[j] - 1) == last[j]));
+		any = (v2)hit;
+		if ((any[0] | any[1]) == 0)
+			continue;
+		for (int k = 0; k < 16; k++)
+			if (hit[k] != 0 && starts_one(l, q + k, end))
+				return q + k;
+	}
+	for (; q < end; q++)
+		if (starts_one(l, q, end))
+			return q;
+	return NULL;
 }

@@ -113,6 +113,7 @@ static void	fail(struct sup *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	begin_ending(struct sup *, enum cause, const char *);
 static void	spawn_attempt(struct sup *);
+static void	on_notify(struct sup *, size_t);
 
 /* ---- epoll and timers ---------------------------------------------- */
 
@@ -429,6 +430,11 @@ reap(struct sup *s)
 {
 	int st;
 
+	/* A sender that exits right after sending (systemd-notify does) can
+	 * only be checked until it is reaped: read what it sent first. */
+	if (s->notify.fd != -1)
+		on_notify(s, SIZE_MAX);
+
 	for (;;) {
 		pid_t p = waitpid(-1, &st, WNOHANG);
 		if (p == -1 && errno == EINTR)
@@ -680,12 +686,12 @@ on_datagram(struct sup *s, const struct jw_notify_msg *m)
 #define NOTIFY_BATCH	256
 
 static void
-on_notify(struct sup *s)
+on_notify(struct sup *s, size_t batch)
 {
 	struct jw_notify_msg m;
 	int rc = 1;
 
-	for (int i = 0; i < NOTIFY_BATCH && rc == 1; i++)
+	for (size_t i = 0; i < batch && rc == 1; i++)
 		if ((rc = jw_notify_recv(&s->notify, &m)) == 1)
 			on_datagram(s, &m);
 	if (rc == -1)
@@ -721,7 +727,7 @@ dispatch(struct sup *s, uint32_t tag)
 			spawn_attempt(s);
 		break;
 	case W_NOTIFY:
-		on_notify(s);
+		on_notify(s, NOTIFY_BATCH);
 		break;
 	case W_OUT_IN:
 		on_read(s, &s->out);
