@@ -16,7 +16,6 @@
  * over: either BACKOFF until the next one, or DONE.
  */
 #include <errno.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +39,7 @@
 #include "proctree.h"
 #include "relay.h"
 #include "run.h"
+#include "said.h"
 #include "signame.h"
 #include "spawn.h"
 #include "status.h"
@@ -90,8 +90,7 @@ struct sup {
 	struct jw_notify notify;
 	struct jw_childenv env;
 	uint64_t	 last_activity;	/* output or notify, for --idle-timeout */
-	bool		 ready;		/* READY=1 in this attempt */
-	json_t		*notify_status;	/* latest STATUS= of this attempt */
+	struct jw_said	 said;
 
 	enum phase	 phase;
 	enum cause	 cause;
@@ -549,137 +548,35 @@ on_idle_timer(struct sup *s)
 /* ---- what the job tells: output patterns and sd_notify ------------- */
 
 static void
-set_last_error(struct sup *s, const char *p, size_t n)
+said_check(struct sup *s)
 {
-	char *copy = malloc(n ? n : 1);
-
-	if (copy == NULL) {
-		fail(s, "cannot keep last_error: out of memory");
-		return;
-	}
-	memcpy(copy, p, n);
-	free(s->run.last_error);
-	s->run.last_error = copy;
-	s->run.last_error_len = n;
-}
-
-static void
-clear_last_error(struct jw_run *r)
-{
-	free(r->last_error);
-	r->last_error = NULL;
-	r->last_error_len = 0;
-}
-
-static bool
-matches(const struct jw_pattern *pat, const char *line, size_t len)
-{
-	regmatch_t m = { 0, (regoff_t)len };
-
-	return pat->src != NULL &&
-	    regexec(&pat->re, line, 1, &m, REG_STARTEND) == 0;
+	if (s->said.failed)
+		fail(s, "cannot record what the job said: out of memory");
 }
 
 static void
 on_line(void *ctx, const char *line, size_t len)
 {
 	struct origin *o = ctx;
-	struct sup *s = o->s;
 
-	if (matches(&s->cfg->retry_pattern, line, len)) {
-		s->run.retries_seen++;
-		emit(s, JW_EV_RETRY, json_pack("{s:i, s:s, s:s, s:s, s:o}",
-		    "attempt", (int)s->run.attempt, "source", "pattern",
-		    "reason", "pattern", "stream", o->stream,
-		    "line", jw_json_bytes(line, len)));
-	}
-	if (matches(&s->cfg->error_pattern, line, len))
-		set_last_error(s, line, len);
-}
-
-struct datagram {
-	struct sup	*s;
-	json_t		*fields;
-	bool		 news;		/* more than WATCHDOG=1 and X_RETRY */
-};
-
-static bool
-key_is(const char *k, size_t kl, const char *name)
-{
-	return kl == strlen(name) && memcmp(k, name, kl) == 0;
-}
-
-static void
-on_errno(struct sup *s, const char *v, size_t vl)
-{
-	char buf[160], num[16];
-	long e;
-
-	snprintf(num, sizeof(num), "%.*s", (int)(vl < 15 ? vl : 15), v);
-	e = strtol(num, NULL, 10);
-	snprintf(buf, sizeof(buf), "ERRNO=%s: %s", num,
-	    e > 0 && e < 4096 ? strerror((int)e) : "not an errno value");
-	set_last_error(s, buf, strlen(buf));
-}
-
-static void
-on_notify_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
-{
-	struct datagram *d = ctx;
-	struct sup *s = d->s;
-	json_t *key;
-
-	if (key_is(k, kl, "WATCHDOG") && vl == 1 && v[0] == '1')
-		return;		/* being here is the message */
-	if (key_is(k, kl, "X_RETRY")) {
-		s->run.retries_seen++;
-		emit(s, JW_EV_RETRY, json_pack("{s:i, s:s, s:o}",
-		    "attempt", (int)s->run.attempt, "source", "notify",
-		    "reason", jw_json_bytes(v, vl)));
-		return;
-	}
-	d->news = true;
-	if (key_is(k, kl, "READY")) {
-		s->ready = s->ready || (vl == 1 && v[0] == '1');
-		return;
-	}
-	if (key_is(k, kl, "STATUS")) {
-		json_decref(s->notify_status);
-		s->notify_status = jw_json_bytes(v, vl);
-		return;
-	}
-	if (key_is(k, kl, "ERRNO"))
-		on_errno(s, v, vl);
-	/* Keys may be any bytes too: escaped like values. */
-	key = jw_json_bytes(k, kl);
-	if (key == NULL || d->fields == NULL ||
-	    json_object_set_new(d->fields, json_string_value(key),
-	    jw_json_bytes(v, vl)) == -1)
-		fail(s, "cannot build a notify event: out of memory");
-	json_decref(key);
+	jw_said_line(&o->s->said, o->stream, line, len);
+	said_check(o->s);
 }
 
 static void
 on_datagram(struct sup *s, const struct jw_notify_msg *m)
 {
-	struct datagram d = { s, json_object(), false };
+	/* Between attempts nobody may speak: there is no job. */
 	pid_t pgid = (s->phase == P_BACKOFF || s->phase == P_DONE) ? 0 :
 	    s->run.pid;
 
 	if (!jw_tree_has(m->pid, pgid) ||
-	    jw_notify_parse(m->data, m->len, on_notify_key, &d) == 0) {
+	    !jw_said_datagram(&s->said, m->data, m->len)) {
 		s->notify.dropped++;
-		json_decref(d.fields);
 		return;
 	}
 	s->last_activity = jw_mono_ms();
-	if (!d.news) {
-		json_decref(d.fields);
-		return;
-	}
-	emit(s, JW_EV_NOTIFY, json_pack("{s:i, s:b, s:O?, s:o}",
-	    "attempt", (int)s->run.attempt, "ready", s->ready,
-	    "status", s->notify_status, "fields", d.fields));
+	said_check(s);
 }
 
 /* A bounded batch per wake-up: output keeps its turn in a flood. */
@@ -851,7 +748,7 @@ set_outcome(struct sup *s)
 	} else if (r->child_code >= 0) {
 		r->state = r->child_code == 0 ? JW_ST_SUCCEEDED : JW_ST_FAILED;
 		if (r->child_code == 0)
-			clear_last_error(r);	/* it recovered */
+			jw_said_recovered(&s->said);
 		r->exit_code = r->child_code;
 		snprintf(r->reason, sizeof(r->reason), "the command exited "
 		    "with status %d", r->child_code);
@@ -1042,14 +939,11 @@ reset_attempt(struct sup *s)
 	s->spawned = s->reaped = s->wstatus_known = s->escalated = false;
 	s->kill_why = NULL;
 	s->leftovers = s->survivors = 0;
-	s->ready = false;
-	json_decref(s->notify_status);
-	s->notify_status = NULL;
+	jw_said_forget(&s->said);
 	r->state = NULL;
 	r->child_code = -1;
 	r->child_signal = 0;
 	r->pid = 0;
-	clear_last_error(r);
 }
 
 static bool
@@ -1213,6 +1107,7 @@ open_outputs(struct sup *s, char *err, size_t errlen)
 	    s->run.t0, err, errlen);
 	if (s->ev == NULL)
 		return -1;
+	jw_said_init(&s->said, c, s->ev, &s->run);
 	if (c->status_file != NULL) {
 		if (jw_status_open(&s->st, c->status_file, err, errlen) == -1)
 			return -1;
@@ -1260,8 +1155,7 @@ cleanup(struct sup *s)
 	jw_literals_free(&s->filter);
 	jw_notify_close(&s->notify);
 	jw_childenv_free(&s->env);
-	json_decref(s->notify_status);
-	free(s->run.last_error);
+	jw_said_free(&s->said);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] != -1)
 			close(fds[i]);
