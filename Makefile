@@ -21,7 +21,7 @@ SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
 
 MODULES	 = config ini_load duration signame json clock log wfd events \
-	   status tail spawn proctree relay report retry literal lines notify said \
+	   status tail spawn proctree relay report outcome retry literal lines notify said \
 	   supervisor
 OBJS	 = $(MODULES:%=build/obj/%.o)
 SOBJS	 = $(MODULES:%=build/san/%.o)

@@ -36,6 +36,7 @@
 #include "lines.h"
 #include "log.h"
 #include "notify.h"
+#include "outcome.h"
 #include "proctree.h"
 #include "relay.h"
 #include "run.h"
@@ -50,10 +51,6 @@
 #define EXIT_FLUSH_MS	1000
 
 enum phase { P_RUN, P_ENDING, P_KILLING, P_BACKOFF, P_DONE };
-enum cause {
-	C_NONE, C_EXITED, C_DEADLINE, C_CANCEL, C_ERROR, C_ATTEMPT_TIMEOUT,
-	C_IDLE,
-};
 enum tag {
 	W_SIGNAL, W_DEADLINE, W_HEARTBEAT, W_KILL, W_ATTEMPT, W_IDLE,
 	W_BACKOFF, W_NOTIFY, W_OUT_IN, W_ERR_IN, W_OUT_OUT, W_ERR_OUT,
@@ -93,24 +90,17 @@ struct sup {
 	struct jw_said	 said;
 
 	enum phase	 phase;
-	enum cause	 cause;
-	int		 cancel_sig;
+	struct jw_ending end;		/* how this attempt is ending */
 	bool		 spawned;	/* this attempt has a child */
 	bool		 reaped;	/* ... and it has been waited for */
 	bool		 children;	/* jobwrap still has children */
-	int		 wstatus;
-	bool		 wstatus_known;
-	bool		 escalated;	/* SIGKILL was sent */
-	const char	*kill_why;	/* ... because of this (a signal reason) */
 	bool		 deadline_passed;
-	size_t		 leftovers;	/* processes left when the child exited */
-	size_t		 survivors;	/* still there after SIGKILL_WAIT_MS */
-	char		 error[512];	/* C_ERROR: what failed */
+	char		 error[512];	/* what failed, when jobwrap did */
 };
 
 static void	fail(struct sup *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	begin_ending(struct sup *, enum cause, const char *);
+static void	begin_ending(struct sup *, enum jw_cause, const char *);
 static void	spawn_attempt(struct sup *);
 static void	on_notify(struct sup *, size_t);
 
@@ -330,9 +320,9 @@ fail(struct sup *s, const char *fmt, ...)
 	va_end(ap);
 	jw_warn("%s", s->error);
 	if (s->phase == P_RUN && s->spawned)
-		begin_ending(s, C_ERROR, "error");
-	else if (s->cause == C_NONE || s->phase == P_BACKOFF)
-		s->cause = C_ERROR;	/* the loop ends a backoff at once */
+		begin_ending(s, JW_C_ERROR, "error");
+	else if (s->end.cause == JW_C_NONE || s->phase == P_BACKOFF)
+		s->end.cause = JW_C_ERROR;	/* the loop ends a backoff at once */
 }
 
 /* ---- killing the job ------------------------------------------------- */
@@ -385,35 +375,35 @@ begin_killing(struct sup *s, const char *why)
 	if (s->phase != P_RUN && s->phase != P_ENDING)
 		return;
 	s->phase = P_KILLING;
-	s->escalated = s->children || !s->reaped;
-	s->kill_why = why;
-	if (s->escalated)
+	s->end.escalated = s->children || !s->reaped;
+	s->end.kill_why = why;
+	if (s->end.escalated)
 		signal_job(s, SIGKILL, why, true);
 	arm(s, s->tkill, SIGKILL_WAIT_MS, 0, false);
 }
 
 static void
-begin_ending(struct sup *s, enum cause cause, const char *why)
+begin_ending(struct sup *s, enum jw_cause cause, const char *why)
 {
 	uint64_t now;
 
 	if (s->phase == P_BACKOFF) {
 		/* No job to stop: the loop ends the run. */
-		if (s->cause == C_NONE)
-			s->cause = cause;
+		if (s->end.cause == JW_C_NONE)
+			s->end.cause = cause;
 		return;
 	}
 	if (s->phase != P_RUN) {
 		/* A second reason to stop does not wait for the grace. */
-		if (cause != C_EXITED)
+		if (cause != JW_C_EXITED)
 			begin_killing(s, why);
 		return;
 	}
 	now = jw_mono_ms();
 	s->phase = P_ENDING;
-	s->cause = cause;
-	if (cause == C_EXITED)
-		s->leftovers = s->children ? jw_tree_count() : 0;
+	s->end.cause = cause;
+	if (cause == JW_C_EXITED)
+		s->end.leftovers = s->children ? jw_tree_count() : 0;
 	if (!s->reaped || s->children)
 		signal_job(s, s->cfg->signal, why, true);
 	if (s->cfg->kill_after_ms == 0)
@@ -448,14 +438,14 @@ reap(struct sup *s)
 		}
 		if (s->spawned && p == s->run.pid && !s->reaped) {
 			s->reaped = true;
-			s->wstatus = st;
-			s->wstatus_known = true;
+			s->end.wstatus = st;
+			s->end.wstatus_known = true;
 		}
 	}
 	if (s->spawned && s->reaped && s->phase == P_RUN)
-		begin_ending(s, C_EXITED, "leftover");
+		begin_ending(s, JW_C_EXITED, "leftover");
 	else if (s->phase == P_KILLING && s->children)
-		signal_job(s, SIGKILL, s->kill_why, false);
+		signal_job(s, SIGKILL, s->end.kill_why, false);
 }
 
 static void
@@ -471,10 +461,10 @@ on_signal(struct sup *s)
 		else if (sig == SIGUSR1)
 			heartbeat(s, true);
 		else {
-			if (s->cancel_sig == 0 && (s->phase == P_RUN ||
+			if (s->end.cancel_sig == 0 && (s->phase == P_RUN ||
 			    s->phase == P_BACKOFF))
-				s->cancel_sig = sig;
-			begin_ending(s, C_CANCEL, "cancel");
+				s->end.cancel_sig = sig;
+			begin_ending(s, JW_C_CANCEL, "cancel");
 		}
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
@@ -489,7 +479,7 @@ on_deadline(struct sup *s)
 	/* Also while the job is being stopped: it cuts the grace short. */
 	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
 	    "attempt", (int)s->run.attempt, "kind", "deadline"));
-	begin_ending(s, C_DEADLINE, "deadline");
+	begin_ending(s, JW_C_DEADLINE, "deadline");
 }
 
 static void
@@ -503,7 +493,7 @@ on_kill_timer(struct sup *s)
 	/* P_KILLING: whatever is still there cannot be killed; stop waiting
 	 * for it (a slow reader of what the job wrote is still served). */
 	if (s->children || !s->reaped) {
-		s->survivors = jw_tree_count();
+		s->end.survivors = jw_tree_count();
 		s->children = false;
 		s->reaped = true;
 	}
@@ -524,7 +514,7 @@ on_attempt_timer(struct sup *s)
 		return;
 	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
 	    "attempt", (int)s->run.attempt, "kind", "attempt"));
-	begin_ending(s, C_ATTEMPT_TIMEOUT, "attempt_timeout");
+	begin_ending(s, JW_C_ATTEMPT_TIMEOUT, "attempt_timeout");
 }
 
 /* The timer is only moved when it fires: no system call per read. */
@@ -542,7 +532,7 @@ on_idle_timer(struct sup *s)
 	}
 	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
 	    "attempt", (int)s->run.attempt, "kind", "idle"));
-	begin_ending(s, C_IDLE, "idle");
+	begin_ending(s, JW_C_IDLE, "idle");
 }
 
 /* ---- what the job tells: output patterns and sd_notify ------------- */
@@ -620,7 +610,7 @@ dispatch(struct sup *s, uint32_t tag)
 		break;
 	case W_BACKOFF:
 		drain_timer(s->tbackoff);
-		if (s->phase == P_BACKOFF && s->cause == C_NONE)
+		if (s->phase == P_BACKOFF && s->end.cause == JW_C_NONE)
 			spawn_attempt(s);
 		break;
 	case W_NOTIFY:
@@ -667,113 +657,13 @@ attempt_over(struct sup *s)
 }
 
 static void
-describe_child(struct sup *s)
-{
-	struct jw_run *r = &s->run;
-
-	r->child_code = -1;
-	r->child_signal = 0;
-	if (!s->wstatus_known)
-		return;
-	if (WIFEXITED(s->wstatus))
-		r->child_code = WEXITSTATUS(s->wstatus);
-	else if (WIFSIGNALED(s->wstatus))
-		r->child_signal = WTERMSIG(s->wstatus);
-}
-
-static size_t
-describe_kill(const struct sup *s, char *buf, size_t len)
-{
-	char dur[JW_DURATION_BUFSZ];
-	const char *by = strcmp(s->kill_why, "deadline") == 0 ? "the deadline" :
-	    strcmp(s->kill_why, "cancel") == 0 ? "a cancel signal" :
-	    strcmp(s->kill_why, "error") == 0 ? "a failure of jobwrap" : NULL;
-
-	jw_duration_format(s->cfg->kill_after_ms, dur, sizeof(dur));
-	if (by == NULL)
-		return (size_t)snprintf(buf, len, "; SIGKILL was needed after "
-		    "the %s grace (--kill-after)", dur);
-	return (size_t)snprintf(buf, len, "; %s cut the %s grace "
-	    "(--kill-after) short and SIGKILL was sent", by, dur);
-}
-
-static void
 set_outcome(struct sup *s)
 {
-	struct jw_run *r = &s->run;
-	char name[JW_SIGNAME_BUFSZ], dur[JW_DURATION_BUFSZ], next[16];
-	bool backoff = s->phase == P_BACKOFF;
-	size_t n;
-
-	snprintf(next, sizeof(next), "%u", r->attempt + 1);
-	describe_child(s);
-	if (s->cause == C_ERROR) {
-		r->state = JW_ST_ERROR;
-		r->exit_code = JW_EXIT_INTERNAL;
-		snprintf(r->reason, sizeof(r->reason), "jobwrap failed and "
-		    "stopped the job: %s", s->error);
-	} else if (s->cause == C_DEADLINE) {
-		r->state = JW_ST_TIMEOUT;
-		r->exit_code = JW_EXIT_TIMEOUT;
-		jw_duration_format(r->deadline_ms, dur, sizeof(dur));
-		snprintf(r->reason, sizeof(r->reason), "the run reached its "
-		    "deadline of %s (--timeout) %s %s", dur, backoff ?
-		    "while waiting to start attempt" : "and was stopped with",
-		    backoff ? next : jw_signal_name(s->cfg->signal, name,
-		    sizeof(name)));
-	} else if (s->cause == C_CANCEL) {
-		r->state = JW_ST_CANCELLED;
-		r->exit_code = JW_EXIT_SIGNAL_BASE + s->cancel_sig;
-		snprintf(r->reason, sizeof(r->reason), "jobwrap received %s "
-		    "and cancelled the run%s%s",
-		    jw_signal_name(s->cancel_sig, name, sizeof(name)),
-		    backoff ? " before attempt " : "", backoff ? next : "");
-	} else if (s->cause == C_ATTEMPT_TIMEOUT) {
-		r->state = JW_ST_TIMEOUT;
-		r->exit_code = JW_EXIT_TIMEOUT;
-		jw_duration_format(s->cfg->attempt_timeout_ms, dur, sizeof(dur));
-		snprintf(r->reason, sizeof(r->reason), "attempt %u reached its "
-		    "deadline of %s (--attempt-timeout) and was stopped with %s",
-		    r->attempt, dur,
-		    jw_signal_name(s->cfg->signal, name, sizeof(name)));
-	} else if (s->cause == C_IDLE) {
-		r->state = JW_ST_IDLE_TIMEOUT;
-		r->exit_code = JW_EXIT_TIMEOUT;
-		jw_duration_format(s->cfg->idle_timeout_ms, dur, sizeof(dur));
-		snprintf(r->reason, sizeof(r->reason), "attempt %u wrote no "
-		    "output and sent no notify message for %s "
-		    "(--idle-timeout): taken as hung and stopped with %s",
-		    r->attempt, dur,
-		    jw_signal_name(s->cfg->signal, name, sizeof(name)));
-	} else if (r->child_code >= 0) {
-		r->state = r->child_code == 0 ? JW_ST_SUCCEEDED : JW_ST_FAILED;
-		if (r->child_code == 0)
-			jw_said_recovered(&s->said);
-		r->exit_code = r->child_code;
-		snprintf(r->reason, sizeof(r->reason), "the command exited "
-		    "with status %d", r->child_code);
-	} else {
-		r->state = JW_ST_SIGNALED;
-		r->exit_code = JW_EXIT_SIGNAL_BASE + r->child_signal;
-		snprintf(r->reason, sizeof(r->reason), "the command was "
-		    "killed by %s, which jobwrap did not send",
-		    jw_signal_name(r->child_signal, name, sizeof(name)));
-	}
-	n = strlen(r->reason);
-	if (s->leftovers > 0)
-		n += (size_t)snprintf(r->reason + n, sizeof(r->reason) - n,
-		    "; it left %zu process%s running, which jobwrap stopped",
-		    s->leftovers, s->leftovers == 1 ? "" : "es");
-	if (s->escalated && n < sizeof(r->reason))
-		n += describe_kill(s, r->reason + n, sizeof(r->reason) - n);
-	if (s->survivors > 0 && n < sizeof(r->reason))
-		n += (size_t)snprintf(r->reason + n, sizeof(r->reason) - n,
-		    "; %zu process%s did not die after SIGKILL", s->survivors,
-		    s->survivors == 1 ? "" : "es");
-	if (r->attempt > 1 && n < sizeof(r->reason))
-		snprintf(r->reason + n, sizeof(r->reason) - n, " (attempt %u "
-		    "of at most %llu)", r->attempt,
-		    (unsigned long long)s->cfg->retries + 1);
+	s->end.error = s->error;
+	s->end.in_backoff = s->phase == P_BACKOFF;
+	jw_outcome(s->cfg, &s->end, &s->run);
+	if (strcmp(s->run.state, JW_ST_SUCCEEDED) == 0)
+		jw_said_recovered(&s->said);
 }
 
 static void
@@ -831,12 +721,12 @@ finish(struct sup *s)
 static enum jw_end
 end_kind(const struct sup *s)
 {
-	switch (s->cause) {
-	case C_EXITED:
+	switch (s->end.cause) {
+	case JW_C_EXITED:
 		return s->run.child_code >= 0 ? JW_END_EXIT : JW_END_SIGNAL;
-	case C_ATTEMPT_TIMEOUT:
+	case JW_C_ATTEMPT_TIMEOUT:
 		return JW_END_ATTEMPT_TIMEOUT;
-	case C_IDLE:
+	case JW_C_IDLE:
 		return JW_END_IDLE;
 	default:
 		return JW_END_OTHER;
@@ -878,23 +768,6 @@ random64(void)
 	return r;
 }
 
-static void
-append_reason(struct sup *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-append_reason(struct sup *s, const char *fmt, ...)
-{
-	size_t n = strlen(s->run.reason);
-	va_list ap;
-
-	if (n >= sizeof(s->run.reason) - 1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(s->run.reason + n, sizeof(s->run.reason) - n, fmt, ap);
-	va_end(ap);
-}
-
 /* The delay before the next attempt, or false with the reason amended. */
 static bool
 retry_delay(struct sup *s, uint64_t *delay)
@@ -905,14 +778,14 @@ retry_delay(struct sup *s, uint64_t *delay)
 
 	if (!jw_retry_on_matches(&c->retry_on, end_kind(s), s->run.child_code))
 		return false;
-	if (s->survivors > 0) {
-		append_reason(s, "; not retried: processes of this attempt "
+	if (s->end.survivors > 0) {
+		jw_reason_append(&s->run, "; not retried: processes of this attempt "
 		    "are still there");
 		return false;
 	}
 	if (s->run.attempt > c->retries) {
 		if (c->retries > 0)
-			append_reason(s, "; not retried: all %llu retries "
+			jw_reason_append(&s->run, "; not retried: all %llu retries "
 			    "(--retries) were used",
 			    (unsigned long long)c->retries);
 		return false;
@@ -922,7 +795,7 @@ retry_delay(struct sup *s, uint64_t *delay)
 	if (c->timeout_ms > 0 && now + *delay >= end) {
 		jw_duration_format(end > now ? end - now : 0, a, sizeof(a));
 		jw_duration_format(*delay, b, sizeof(b));
-		append_reason(s, "; not retried: the deadline (--timeout) is "
+		jw_reason_append(&s->run, "; not retried: the deadline (--timeout) is "
 		    "%s away, and the backoff drawn was %s", a, b);
 		return false;
 	}
@@ -935,10 +808,10 @@ reset_attempt(struct sup *s)
 {
 	struct jw_run *r = &s->run;
 
-	s->cause = C_NONE;
-	s->spawned = s->reaped = s->wstatus_known = s->escalated = false;
-	s->kill_why = NULL;
-	s->leftovers = s->survivors = 0;
+	s->end.cause = JW_C_NONE;
+	s->spawned = s->reaped = s->end.wstatus_known = s->end.escalated = false;
+	s->end.kill_why = NULL;
+	s->end.leftovers = s->end.survivors = 0;
 	jw_said_forget(&s->said);
 	r->state = NULL;
 	r->child_code = -1;
@@ -960,7 +833,7 @@ schedule_retry(struct sup *s)
 	    "reason", why, "delay_ms", (json_int_t)delay));
 	jw_duration_format(delay, dur, sizeof(dur));
 	/* The attempt's own sentence stays, then what happens next. */
-	append_reason(s, "; attempt %u starts in %s (--retries %llu, "
+	jw_reason_append(&s->run, "; attempt %u starts in %s (--retries %llu, "
 	    "--retry-on %s)", s->run.attempt + 1, dur,
 	    (unsigned long long)s->cfg->retries, s->cfg->retry_on.text);
 	reset_attempt(s);
@@ -1184,7 +1057,7 @@ run_loop(struct sup *s)
 			dispatch(s, evs[i].data.u32);
 		if (jw_events_failure(s->ev) != NULL)
 			fail(s, "%s", jw_events_failure(s->ev));
-		if (s->phase == P_BACKOFF && s->cause != C_NONE)
+		if (s->phase == P_BACKOFF && s->end.cause != JW_C_NONE)
 			end_backoff(s);
 		else if (attempt_over(s))
 			end_attempt(s);
