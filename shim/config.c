@@ -382,9 +382,10 @@ long_options(void)
 	if (lo == NULL)
 		return NULL;
 	for (size_t i = 0; i < NOPTS; i++) {
-		int noarg = strcmp(opts[i].name, "notify") == 0;
+		/* --notify alone means yes; --notify=no works too. */
+		int optarg_ok = strcmp(opts[i].name, "notify") == 0;
 		lo[i] = (struct option){ opts[i].name,
-		    noarg ? no_argument : required_argument, NULL,
+		    optarg_ok ? optional_argument : required_argument, NULL,
 		    O_BASE + (int)i };
 	}
 	memcpy(lo + NOPTS, modes, sizeof(modes));

@@ -123,6 +123,8 @@ describe_kill(const struct jw_config *c, const struct jw_ending *e,
 	char dur[JW_DURATION_BUFSZ];
 	const char *why = e->kill_why ? e->kill_why : "kill_after";
 	const char *by = strcmp(why, "deadline") == 0 ? "the deadline" :
+	    strcmp(why, "attempt_timeout") == 0 ?
+	    "the attempt deadline (--attempt-timeout)" :
 	    strcmp(why, "cancel") == 0 ? "a cancel signal" :
 	    strcmp(why, "error") == 0 ? "a failure of jobwrap" : NULL;
 

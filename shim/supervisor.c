@@ -526,6 +526,10 @@ on_idle_timer(struct sup *s)
 	drain_timer(s->tidle);
 	if (s->phase != P_RUN)
 		return;
+	/* Output waiting for our own slow reader: the job is held up by
+	 * us, not hung. */
+	if (jw_stream_want_write(&s->out) || jw_stream_want_write(&s->err))
+		s->last_activity = jw_mono_ms();
 	if (jw_mono_ms() - s->last_activity < idle) {
 		arm(s, s->tidle, s->last_activity + idle, 0, true);
 		return;
@@ -778,16 +782,16 @@ retry_delay(struct sup *s, uint64_t *delay)
 
 	if (!jw_retry_on_matches(&c->retry_on, end_kind(s), s->run.child_code))
 		return false;
-	if (s->end.survivors > 0) {
-		jw_reason_append(&s->run, "; not retried: processes of this attempt "
-		    "are still there");
-		return false;
-	}
 	if (s->run.attempt > c->retries) {
 		if (c->retries > 0)
-			jw_reason_append(&s->run, "; not retried: all %llu retries "
-			    "(--retries) were used",
+			jw_reason_append(&s->run, "; not retried: all %llu "
+			    "retries (--retries) were used",
 			    (unsigned long long)c->retries);
+		return false;
+	}
+	if (s->end.survivors > 0) {
+		jw_reason_append(&s->run, "; not retried: processes of this "
+		    "attempt are still there");
 		return false;
 	}
 	*delay = jw_backoff_ms(c->backoff_ms, c->backoff_max_ms,
@@ -812,7 +816,6 @@ reset_attempt(struct sup *s)
 	s->spawned = s->reaped = s->end.wstatus_known = s->end.escalated = false;
 	s->end.kill_why = NULL;
 	s->end.leftovers = s->end.survivors = 0;
-	jw_said_forget(&s->said);
 	r->state = NULL;
 	r->child_code = -1;
 	r->child_signal = 0;
@@ -907,6 +910,7 @@ spawn_attempt(struct sup *s)
 	/* Forget the last attempt's fds before new ones may reuse numbers. */
 	sync_watches(s);
 	s->phase = P_RUN;
+	jw_said_forget(&s->said);	/* last_error stays until now */
 	s->run.attempt++;
 	s->run.attempt_t0 = jw_mono_ms();
 	if (slot != NULL)
