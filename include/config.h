@@ -24,6 +24,9 @@ enum jw_mode {
 #define JW_TAIL_MAX	(1024 * 1024)
 #define JW_RETRIES_MAX	1000
 
+/* --on-parent-death, in the order the option lists them. */
+enum { JW_PDEATH_KILL, JW_PDEATH_CONTINUE };
+
 /* An ERE from the configuration, compiled when it is read. */
 struct jw_pattern {
 	char		*src;		/* NULL: none */
@@ -51,6 +54,7 @@ struct jw_config {
 	uint64_t	 backoff_ms, backoff_max_ms;
 	struct jw_pattern retry_pattern, error_pattern;
 	bool		 notify;
+	int		 on_parent_death;	/* JW_PDEATH_* */
 
 	char *const	*argv;		/* the command; points into main's argv */
 

@@ -17,6 +17,8 @@
 #define JW_EXIT_NOEXEC		126	/* found but not executable */
 #define JW_EXIT_NOTFOUND	127	/* not found */
 #define JW_EXIT_SIGNAL_BASE	128	/* + signal number */
+/* The parent died (--on-parent-death kill): 128 + SIGHUP, a hang-up. */
+#define JW_EXIT_PARENT_DIED	129
 
 /* Events. */
 #define JW_EV_START		"start"

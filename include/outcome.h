@@ -16,13 +16,15 @@
 
 enum jw_cause {
 	JW_C_NONE, JW_C_EXITED, JW_C_DEADLINE, JW_C_CANCEL, JW_C_ERROR,
-	JW_C_ATTEMPT_TIMEOUT, JW_C_IDLE,
+	JW_C_ATTEMPT_TIMEOUT, JW_C_IDLE, JW_C_PARENT_DIED,
 };
 
 struct jw_ending {
 	enum jw_cause	 cause;		/* the first reason to end wins */
-	bool		 in_backoff;	/* no attempt was running */
+	bool		 in_backoff;	/* no attempt was running (between
+					   two, or before the first) */
 	int		 cancel_sig;
+	int		 parent;	/* JW_C_PARENT_DIED: its pid */
 	const char	*error;		/* JW_C_ERROR: what failed */
 	bool		 wstatus_known;
 	int		 wstatus;	/* of the command, from waitpid */

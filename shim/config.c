@@ -23,6 +23,7 @@
 enum otype {
 	T_DURATION, T_SIGNAL, T_COUNT, T_FD, T_PATH, T_RUNID, T_BOOL,
 	T_RETRYON, T_REGEX,
+	T_CHOICE,	/* one word of arg ("a|b"), stored as its index */
 	T_LATER,	/* contract option this version does not build yet */
 };
 
@@ -57,7 +58,8 @@ static const struct opt opts[] = {
 	{ "events-fd", 0, T_FD, F(events_fd), NULL, 0, "N" },
 	{ "events-file", 0, T_PATH, F(events_file), NULL, 0, "PATH" },
 	{ "status-file", 0, T_PATH, F(status_file), NULL, 0, "PATH" },
-	{ "on-parent-death", 0, T_LATER, NOFIELD, "kill", 0, "kill|continue" },
+	{ "on-parent-death", 0, T_CHOICE, F(on_parent_death), "kill", 0,
+	    "kill|continue" },
 	{ "seccomp", 0, T_LATER, NOFIELD, "contain", 0, "PROFILE" },
 	{ "rlimit-core", 0, T_LATER, NOFIELD, NULL, 0, "N" },
 	{ "rlimit-nofile", 0, T_LATER, NOFIELD, NULL, 0, "N" },
@@ -196,6 +198,38 @@ pattern_set(struct jw_pattern *p, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+/* The index of v among the '|'-separated words of list, or -1. */
+static int
+choice_index(const char *list, const char *v)
+{
+	size_t n = strlen(v);
+	int i = 0;
+
+	for (const char *p = list; p != NULL; i++) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, v, n) == 0)
+			return i;
+		p = bar ? bar + 1 : NULL;
+	}
+	return -1;
+}
+
+/* The word of list at index i (into buf). */
+static const char *
+choice_word(const char *list, int i, char *buf, size_t len)
+{
+	const char *p = list;
+
+	while (i-- > 0 && p != NULL)
+		if ((p = strchr(p, '|')) != NULL)
+			p++;
+	if (p == NULL)
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "|"), p);
+	return buf;
+}
+
 /* Store value into c; on error write a phrase into why. */
 static int
 opt_set(struct jw_config *c, const struct opt *o, const char *v,
@@ -204,7 +238,7 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 	char *field = (o->off == NOFIELD) ? NULL : (char *)c + o->off;
 	const char *phrase;
 	uint64_t n;
-	int sig;
+	int sig, idx;
 
 	switch (o->type) {
 	case T_LATER:
@@ -264,6 +298,13 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 		    whylen);
 	case T_REGEX:
 		return pattern_set((struct jw_pattern *)field, v, why, whylen);
+	case T_CHOICE:
+		if ((idx = choice_index(o->arg, v)) == -1) {
+			snprintf(why, whylen, "expected one of %s", o->arg);
+			return -1;
+		}
+		*(int *)field = idx;
+		return 0;
 	case T_RUNID:
 		if (!valid_run_id(v)) {
 			snprintf(why, whylen, "expected 1 to %d printable characters "
@@ -607,6 +648,8 @@ opt_text(const struct jw_config *c, const struct opt *o, char *buf,
 		return ((const struct jw_retry_on *)field)->text;
 	case T_REGEX:
 		return ((const struct jw_pattern *)field)->src;
+	case T_CHOICE:
+		return choice_word(o->arg, *(const int *)field, buf, len);
 	}
 	return NULL;
 }
@@ -726,6 +769,8 @@ jw_usage(FILE *out)
 "      --retry-pattern ERE  an output line matching it is a retry event\n"
 "      --error-pattern ERE  an output line matching it becomes last_error\n"
 "      --notify, --no-notify  offer an sd_notify socket to the job (on)\n"
+"      --on-parent-death kill|continue  when the process that started\n"
+"                         jobwrap dies (kill)\n"
 "\n"
 "Durations: 250ms, 30s, 5m, 2h, 1h30m, 1.5s; a bare number is seconds.\n"
 "Exit: the command's status; 124 deadline; 125 jobwrap failed; 126/127\n"

@@ -72,6 +72,20 @@ first_sentence(const struct jw_config *c, const struct jw_ending *e,
 			    sizeof(r->reason) - strlen(r->reason),
 			    " before attempt %u", next);
 		return;
+	case JW_C_PARENT_DIED:
+		set(r, JW_ST_PARENT_DIED, JW_EXIT_PARENT_DIED);
+		snprintf(r->reason, sizeof(r->reason), "the process that "
+		    "started jobwrap (pid %d) died", e->parent);
+		if (!e->in_backoff)
+			jw_reason_append(r, ", and the run was stopped with %s",
+			    stopped_with(c, sig, sizeof(sig)));
+		else if (r->attempt == 0)
+			jw_reason_append(r, " before the command was started");
+		else
+			jw_reason_append(r, ", and the run ended before attempt "
+			    "%u", next);
+		jw_reason_append(r, " (--on-parent-death kill)");
+		return;
 	case JW_C_ATTEMPT_TIMEOUT:
 		set(r, JW_ST_TIMEOUT, JW_EXIT_TIMEOUT);
 		jw_duration_format(c->attempt_timeout_ms, dur, sizeof(dur));
@@ -123,6 +137,7 @@ describe_kill(const struct jw_config *c, const struct jw_ending *e,
 	char dur[JW_DURATION_BUFSZ];
 	const char *why = e->kill_why ? e->kill_why : "kill_after";
 	const char *by = strcmp(why, "deadline") == 0 ? "the deadline" :
+	    strcmp(why, "parent_died") == 0 ? "the death of the parent" :
 	    strcmp(why, "attempt_timeout") == 0 ?
 	    "the attempt deadline (--attempt-timeout)" :
 	    strcmp(why, "cancel") == 0 ? "a cancel signal" :

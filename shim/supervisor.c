@@ -16,6 +16,7 @@
  * over: either BACKOFF until the next one, or DONE.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +55,7 @@
 enum phase { P_RUN, P_ENDING, P_KILLING, P_BACKOFF, P_DONE };
 enum tag {
 	W_SIGNAL, W_DEADLINE, W_HEARTBEAT, W_KILL, W_ATTEMPT, W_IDLE,
-	W_BACKOFF, W_NOTIFY, W_OUT_IN, W_ERR_IN, W_OUT_OUT, W_ERR_OUT,
+	W_BACKOFF, W_NOTIFY, W_PARENT, W_OUT_IN, W_ERR_IN, W_OUT_OUT, W_ERR_OUT,
 	W_EVENTS, W_COUNT
 };
 
@@ -76,6 +78,9 @@ struct sup {
 	struct jw_run	 run;
 	int		 ep, sigfd, tdeadline, theartbeat, tkill;
 	int		 tattempt, tidle, tbackoff;
+	int		 parentfd;	/* pidfd of the process that started us */
+	pid_t		 parent;
+	bool		 unattended;	/* it died and the run went on */
 	struct watch	 w[W_COUNT];
 	struct jw_events *ev;
 	struct jw_status st;
@@ -506,6 +511,30 @@ on_read(struct sup *s, struct jw_stream *st)
 		s->last_activity = s->run.last_output = jw_mono_ms();
 }
 
+/*
+ * The process that started us is gone.  A pidfd tells about the whole
+ * process: PR_SET_PDEATHSIG would fire when the thread that forked us
+ * ends, and servers fork from thread pools.
+ */
+static void
+on_parent_death(struct sup *s)
+{
+	watch(s, W_PARENT, s->parentfd, 0);
+	close(s->parentfd);
+	s->parentfd = -1;
+	if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE) {
+		jw_warn("the process that started jobwrap (pid %d) died; the "
+		    "run goes on (--on-parent-death continue)", (int)s->parent);
+		s->unattended = true;
+		jw_reason_append(&s->run, "; the process that started jobwrap "
+		    "(pid %d) died, the run goes on unattended", (int)s->parent);
+		write_status(s);
+		return;
+	}
+	s->end.parent = (int)s->parent;
+	begin_ending(s, JW_C_PARENT_DIED, "parent_died");
+}
+
 static void
 on_attempt_timer(struct sup *s)
 {
@@ -620,6 +649,9 @@ dispatch(struct sup *s, uint32_t tag)
 	case W_NOTIFY:
 		on_notify(s, NOTIFY_BATCH);
 		break;
+	case W_PARENT:
+		on_parent_death(s);
+		break;
 	case W_OUT_IN:
 		on_read(s, &s->out);
 		break;
@@ -664,8 +696,12 @@ static void
 set_outcome(struct sup *s)
 {
 	s->end.error = s->error;
-	s->end.in_backoff = s->phase == P_BACKOFF;
+	s->end.in_backoff = s->phase == P_BACKOFF || !s->spawned;
 	jw_outcome(s->cfg, &s->end, &s->run);
+	if (s->unattended)
+		jw_reason_append(&s->run, "; the process that started jobwrap "
+		    "(pid %d) died during the run, which went on unattended "
+		    "(--on-parent-death continue)", (int)s->parent);
 	if (strcmp(s->run.state, JW_ST_SUCCEEDED) == 0)
 		jw_said_recovered(&s->said);
 }
@@ -934,6 +970,46 @@ spawn_attempt(struct sup *s)
 	write_status(s);
 }
 
+/*
+ * Watch the parent through a pidfd.  It may have died before we got here:
+ * then we were reparented and getppid() changed under us.  Returns 0, 1
+ * when the parent is already gone, -1 with a message.
+ */
+static int
+open_parent(struct sup *s, char *err, size_t errlen)
+{
+	s->parentfd = -1;
+	s->parent = getppid();
+	if (s->parent == 0)
+		return 0;	/* started from outside our pid namespace */
+	s->parentfd = (int)syscall(SYS_pidfd_open, s->parent, 0);
+	if (s->parentfd == -1 && errno != ESRCH) {
+		snprintf(err, errlen, "cannot watch the parent process (pid "
+		    "%d): pidfd_open: %s", (int)s->parent, strerror(errno));
+		return -1;
+	}
+	if (s->parentfd == -1 || getppid() != s->parent)
+		return 1;
+	(void)fcntl(s->parentfd, F_SETFD, FD_CLOEXEC);
+	watch(s, W_PARENT, s->parentfd, EPOLLIN);
+	return 0;
+}
+
+/* The parent died before we could watch it: as if it died just now. */
+static void
+parent_gone_at_start(struct sup *s)
+{
+	if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE) {
+		jw_warn("the process that started jobwrap (pid %d) is gone; "
+		    "the run goes on (--on-parent-death continue)",
+		    (int)s->parent);
+		s->unattended = true;
+		return;
+	}
+	s->end.cause = JW_C_PARENT_DIED;
+	s->end.parent = (int)s->parent;
+}
+
 static int
 open_notify(struct sup *s, char *err, size_t errlen)
 {
@@ -999,7 +1075,7 @@ init_run(struct sup *s, const struct jw_config *c)
 	memset(s, 0, sizeof(*s));
 	s->cfg = c;
 	s->ep = s->sigfd = s->tdeadline = s->theartbeat = s->tkill = -1;
-	s->tattempt = s->tidle = s->tbackoff = -1;
+	s->tattempt = s->tidle = s->tbackoff = s->parentfd = -1;
 	s->out.in = s->err.in = -1;
 	s->out.out.fd = s->err.out.fd = -1;
 	s->st.dirfd = s->st.lockfd = -1;
@@ -1018,7 +1094,7 @@ static void
 cleanup(struct sup *s)
 {
 	int fds[] = { s->ep, s->sigfd, s->tdeadline, s->theartbeat, s->tkill,
-	    s->tattempt, s->tidle, s->tbackoff };
+	    s->tattempt, s->tidle, s->tbackoff, s->parentfd };
 
 	jw_events_close(s->ev, EXIT_FLUSH_MS);
 	s->ev = NULL;
@@ -1096,7 +1172,15 @@ jw_supervise(const struct jw_config *c)
 		arm(&s, s.tdeadline, s.run.t0 + c->timeout_ms, 0, true);
 	if (c->heartbeat_ms > 0)
 		arm(&s, s.theartbeat, c->heartbeat_ms, c->heartbeat_ms, false);
-	if (s.error[0] != '\0') {
+	switch (open_parent(&s, err, sizeof(err))) {
+	case -1:
+		fail(&s, "%s", err);
+		break;
+	case 1:
+		parent_gone_at_start(&s);
+		break;
+	}
+	if (s.error[0] != '\0' || s.end.cause != JW_C_NONE) {
 		set_outcome(&s);
 		finish(&s);
 	} else {

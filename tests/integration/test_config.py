@@ -9,12 +9,12 @@ import pytest
 from conftest import BIN, check_events
 
 NOT_BUILT_CLI = [
-    ["--seccomp", "off"], ["--on-parent-death", "continue"],
+    ["--seccomp", "off"],
     ["--rlimit-nofile", "64"], ["--rlimit-core", "0"], ["--rlimit-as", "1"],
     ["--inspect"], ["--reap"], ["--cancel"], ["--follow"],
 ]
 NOT_BUILT_KEYS = [
-    "seccomp = off", "on_parent_death = continue", "rlimit_nofile = 64",
+    "seccomp = off", "rlimit_nofile = 64",
     "rlimit_core = 0",
 ]
 
@@ -80,7 +80,8 @@ def test_defaults():
                  "heartbeat": "10s", "tail_bytes": "4096",
                  "attempt_timeout": "0", "idle_timeout": "0", "retries": "0",
                  "retry_on": "attempt-timeout,idle", "backoff": "1s",
-                 "backoff_max": "1m", "notify": "yes"}
+                 "backoff_max": "1m", "notify": "yes",
+                 "on_parent_death": "kill"}
 
 
 def test_check_config_lists_every_key():
@@ -565,6 +566,8 @@ def test_bad_events_fd(tmp_path, fd, setup, why):
     ("error_pattern = x{2,1}", False), ("retry_pattern =", True),
     ("notify = no", True), ("notify = OFF", True), ("notify = 1", True),
     ("notify = maybe", False), ("backoff = 0", True), ("backoff = 5x", False),
+    ("on_parent_death = continue", True), ("on_parent_death = kill", True),
+    ("on_parent_death = Kill", False), ("on_parent_death = ignore", False),
 ])
 def test_retry_pattern_notify_values(tmp_path, kv, ok):
     f = ini(tmp_path, f"[jobwrap]\n; comment\n{kv}\n")

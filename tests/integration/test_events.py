@@ -16,7 +16,7 @@ TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CONFIG_KEYS = {"timeout", "kill_after", "signal", "heartbeat", "events_fd",
                "events_file", "status_file", "tail_bytes", "attempt_timeout",
                "idle_timeout", "retries", "retry_on", "backoff", "backoff_max",
-               "retry_pattern", "error_pattern", "notify"}
+               "retry_pattern", "error_pattern", "notify", "on_parent_death"}
 
 
 def check_lines(path):
