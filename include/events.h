@@ -23,7 +23,11 @@ struct jw_events;
 /* NULL after writing a reason into err (nothing opened is left open). */
 struct jw_events *jw_events_open(int fd, const char *path, const char *run_id,
 		    uint64_t t0_mono, char *err, size_t errlen);
-/* Emit one event; fields (may be NULL) are consumed.  Returns its seq. */
+/*
+ * Emit one event; fields (may be NULL) are consumed.  Returns its seq.
+ * The line is written by the next jw_events_flush() (the loop calls it
+ * once per turn, so a burst of events costs one write per sink).
+ */
 uint64_t	 jw_events_emit(struct jw_events *ev, const char *name,
 		    json_t *fields);
 /* False while the previous heartbeat still waits in the fd buffer. */
@@ -36,7 +40,10 @@ bool		 jw_events_want_write(const struct jw_events *ev);
 void		 jw_events_writable(struct jw_events *ev);
 void		 jw_events_unpollable(struct jw_events *ev);
 
-/* fdatasync the events file; a failure shows in jw_events_failure(). */
+/* Write what was emitted: to the file completely, to the fd what it takes. */
+void		 jw_events_flush(struct jw_events *ev);
+/* Flush, then fdatasync the events file; a failure shows in
+ * jw_events_failure(). */
 void		 jw_events_sync(struct jw_events *ev);
 /* Non-NULL once the events file could not be written. */
 const char	*jw_events_failure(const struct jw_events *ev);

@@ -16,10 +16,20 @@
 /* sd_notify's own limit (systemd reads at most this much, too). */
 #define JW_NOTIFY_MAX	4096
 
+/*
+ * Datagrams are read in batches: the kernel queues only a few per socket
+ * (net.unix.max_dgram_qlen, 10 by default) and wakes a blocked sender for
+ * each one taken, so draining the queue in one call saves most of the
+ * context switches of a flood.
+ */
+#define JW_NOTIFY_BATCH	16
+
+struct jw_notify_batch;
+
 struct jw_notify {
 	int		 fd;		/* -1: notify off */
 	char		 addr[64];	/* as NOTIFY_SOCKET spells it */
-	char		*buf;
+	struct jw_notify_batch *b;
 	uint64_t	 dropped;	/* not from the job, or malformed */
 };
 

@@ -28,6 +28,8 @@ struct jw_events {
 	uint64_t	 heartbeat_end;	/* value of queued after the last one */
 
 	int		 file;		/* --events-file */
+	char		*fbuf;		/* lines not yet written to it */
+	size_t		 flen, fcap;
 	bool		 file_syncs;	/* a regular file: fdatasync means something */
 	const char	*path;
 	char		 failure[256];
@@ -124,28 +126,37 @@ flush_fd(struct jw_events *ev)
 		ev->off = ev->len = 0;
 }
 
-/* Write directly when nothing waits; keep only what the reader did not
- * take, so a keeping-up reader costs no copy. */
+/* Lines wait until jw_events_flush(): one write per loop turn. */
+static void
+queue_file(struct jw_events *ev, const char *line, size_t len)
+{
+	if (ev->file == -1)
+		return;
+	if (ev->flen + len > ev->fcap) {
+		size_t cap = ev->fcap ? ev->fcap : 4096;
+		while (cap < ev->flen + len)
+			cap *= 2;
+		char *nb = realloc(ev->fbuf, cap);
+		if (nb == NULL) {
+			/* Write what waits and this line now, unbuffered. */
+			write_file(ev, ev->fbuf, ev->flen);
+			ev->flen = 0;
+			write_file(ev, line, len);
+			return;
+		}
+		ev->fbuf = nb;
+		ev->fcap = cap;
+	}
+	memcpy(ev->fbuf + ev->flen, line, len);
+	ev->flen += len;
+}
+
 static void
 queue_fd(struct jw_events *ev, const char *line, size_t len)
 {
 	if (ev->out.kind == JW_WFD_GONE)
 		return;
 	ev->queued += len;
-	if (ev->off == ev->len) {
-		ssize_t n = jw_wfd_write(&ev->out, line, len);
-		if (n <= 0 && !(n == -1 && errno == EAGAIN)) {
-			drop_fd(ev, n == 0 ? "wrote nothing" : strerror(errno));
-			return;
-		}
-		if (n > 0) {
-			line += n;
-			len -= (size_t)n;
-			ev->sent += (uint64_t)n;
-		}
-		if (len == 0)
-			return;
-	}
 	if (ev->len - ev->off + len > JW_EVENTS_BUF_MAX) {
 		drop_fd(ev, "reader too slow, 1 MiB of events unread");
 		return;
@@ -203,7 +214,7 @@ jw_events_emit(struct jw_events *ev, const char *name, json_t *fields)
 		    "cannot encode event %s (out of memory)", name);
 		return ev->seq;
 	}
-	write_file(ev, line, len);
+	queue_file(ev, line, len);
 	queue_fd(ev, line, len);
 	if (strcmp(name, JW_EV_HEARTBEAT) == 0)
 		ev->heartbeat_end = ev->queued;
@@ -243,6 +254,14 @@ jw_events_writable(struct jw_events *ev)
 }
 
 void
+jw_events_flush(struct jw_events *ev)
+{
+	write_file(ev, ev->fbuf, ev->flen);
+	ev->flen = 0;
+	flush_fd(ev);
+}
+
+void
 jw_events_unpollable(struct jw_events *ev)
 {
 	jw_wfd_unpollable(&ev->out);
@@ -251,6 +270,7 @@ jw_events_unpollable(struct jw_events *ev)
 void
 jw_events_sync(struct jw_events *ev)
 {
+	jw_events_flush(ev);
 	if (ev->file != -1 && ev->file_syncs && fdatasync(ev->file) == -1 &&
 	    !ev->failure[0])
 		snprintf(ev->failure, sizeof(ev->failure),
@@ -271,6 +291,7 @@ jw_events_close(struct jw_events *ev, int timeout_ms)
 
 	if (ev == NULL)
 		return;
+	jw_events_flush(ev);
 	for (;;) {
 		flush_fd(ev);
 		uint64_t now = jw_mono_ms();
@@ -288,6 +309,7 @@ jw_events_close(struct jw_events *ev, int timeout_ms)
 		    "cannot close the events file %s: %s", ev->path,
 		    strerror(errno));
 	free(ev->buf);
+	free(ev->fbuf);
 	free(ev);
 }
 

@@ -18,6 +18,17 @@ extern char **environ;
 #define CMSG_ROOM	(CMSG_SPACE(sizeof(struct ucred)) + \
 			 CMSG_SPACE(253 * sizeof(int)))
 
+struct jw_notify_batch {
+	struct mmsghdr	 msgs[JW_NOTIFY_BATCH];
+	struct iovec	 iov[JW_NOTIFY_BATCH];
+	union {
+		char		buf[CMSG_ROOM];
+		struct cmsghdr	align;
+	}		 cm[JW_NOTIFY_BATCH];
+	char		 data[JW_NOTIFY_BATCH][JW_NOTIFY_MAX];
+	unsigned	 n, next;	/* received, handed out */
+};
+
 static int
 random_hex(char *out, size_t bytes)
 {
@@ -49,7 +60,7 @@ jw_notify_open(struct jw_notify *n, char *err, size_t errlen)
 
 	n->fd = -1;
 	n->dropped = 0;
-	if ((n->buf = malloc(JW_NOTIFY_MAX)) == NULL) {
+	if ((n->b = calloc(1, sizeof(*n->b))) == NULL) {
 		snprintf(err, errlen, "notify socket: out of memory");
 		return -1;
 	}
@@ -80,8 +91,8 @@ jw_notify_close(struct jw_notify *n)
 	if (n->fd != -1)
 		close(n->fd);
 	n->fd = -1;
-	free(n->buf);
-	n->buf = NULL;
+	free(n->b);
+	n->b = NULL;
 }
 
 /* The sender's pid; descriptors passed along are closed. */
@@ -112,34 +123,49 @@ read_cmsgs(struct msghdr *mh)
 	return pid;
 }
 
+/* Read what is waiting, up to a batch: the count, or -1 (errno). */
+static int
+refill(struct jw_notify *n)
+{
+	struct jw_notify_batch *b = n->b;
+	int got;
+
+	for (unsigned i = 0; i < JW_NOTIFY_BATCH; i++) {
+		b->iov[i] = (struct iovec){ b->data[i], JW_NOTIFY_MAX };
+		b->msgs[i].msg_hdr = (struct msghdr){
+			.msg_iov = &b->iov[i], .msg_iovlen = 1,
+			.msg_control = b->cm[i].buf,
+			.msg_controllen = sizeof(b->cm[i].buf),
+		};
+	}
+	while ((got = recvmmsg(n->fd, b->msgs, JW_NOTIFY_BATCH,
+	    MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL)) == -1 && errno == EINTR)
+		;
+	b->n = got > 0 ? (unsigned)got : 0;
+	b->next = 0;
+	if (got == -1 && errno == EAGAIN)
+		return 0;
+	return got;
+}
+
 int
 jw_notify_recv(struct jw_notify *n, struct jw_notify_msg *m)
 {
-	union {
-		char		buf[CMSG_ROOM];
-		struct cmsghdr	align;
-	} cm;
+	struct jw_notify_batch *b = n->b;
 
 	for (;;) {
-		struct iovec iov = { n->buf, JW_NOTIFY_MAX };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
-		};
-		ssize_t r = recvmsg(n->fd, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC);
+		struct mmsghdr *h;
+		int got;
 
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return errno == EAGAIN ? 0 : -1;
-		m->pid = read_cmsgs(&mh);
-		if ((size_t)r > JW_NOTIFY_MAX || (mh.msg_flags & MSG_TRUNC)) {
-			n->dropped++;
-			continue;
-		}
-		m->data = n->buf;
-		m->len = (size_t)r;
-		return 1;
+		if (b->next == b->n && (got = refill(n)) <= 0)
+			return got;
+		h = &b->msgs[b->next];
+		m->pid = read_cmsgs(&h->msg_hdr);
+		m->data = b->data[b->next++];
+		m->len = h->msg_len;
+		if ((h->msg_hdr.msg_flags & MSG_TRUNC) == 0)
+			return 1;
+		n->dropped++;		/* longer than sd_notify allows */
 	}
 }
 

@@ -83,14 +83,15 @@ live_pgid(pid_t pid)
 bool
 jw_tree_has(pid_t pid, pid_t pgid)
 {
-	pid_t me = getpid(), ppid, g;
+	pid_t me, ppid, g;
 	char state;
 
 	if (pid <= 0)
 		return false;
 	/* One system call for the usual case: a member of the group. */
-	if (getpgid(pid) == pgid)
+	if (pgid > 0 && getpgid(pid) == pgid)
 		return true;
+	me = getpid();
 	/* Outside the group: its ancestors lead to us (we are a subreaper). */
 	for (int depth = 0; depth < 4096 && pid > 1; depth++) {
 		if (read_stat(pid, &state, &ppid, &g) == -1)

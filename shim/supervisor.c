@@ -268,6 +268,10 @@ write_status(struct sup *s)
 	json_t *doc;
 	int rc;
 
+	/* A status never names an event seq the events file lacks. */
+	jw_events_flush(s->ev);
+	if (jw_events_failure(s->ev) != NULL)
+		fail(s, "%s", jw_events_failure(s->ev));
 	if (!s->has_status)
 		return 0;
 	sync_counters(s);
@@ -984,8 +988,12 @@ open_parent(struct sup *s, char *err, size_t errlen)
 		return 0;	/* started from outside our pid namespace */
 	s->parentfd = (int)syscall(SYS_pidfd_open, s->parent, 0);
 	if (s->parentfd == -1 && errno != ESRCH) {
+		/* With continue, watching only adds a note to the reason. */
+		if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE)
+			return 0;
 		snprintf(err, errlen, "cannot watch the parent process (pid "
-		    "%d): pidfd_open: %s", (int)s->parent, strerror(errno));
+		    "%d): pidfd_open: %s (--on-parent-death continue does "
+		    "without)", (int)s->parent, strerror(errno));
 		return -1;
 	}
 	if (s->parentfd == -1 || getppid() != s->parent)
@@ -1120,6 +1128,7 @@ run_loop(struct sup *s)
 	struct epoll_event evs[16];
 	int n;
 
+	jw_events_flush(s->ev);
 	while (s->phase != P_DONE) {
 		sync_watches(s);
 		n = epoll_wait(s->ep, evs, 16, -1);
@@ -1135,6 +1144,7 @@ run_loop(struct sup *s)
 		}
 		for (int i = 0; i < n; i++)
 			dispatch(s, evs[i].data.u32);
+		jw_events_flush(s->ev);
 		if (jw_events_failure(s->ev) != NULL)
 			fail(s, "%s", jw_events_failure(s->ev));
 		if (s->phase == P_BACKOFF && s->end.cause != JW_C_NONE)

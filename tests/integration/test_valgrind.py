@@ -38,6 +38,8 @@ def valgrind(jw, args, timeout=60, **kw):
            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
            "--trace-children=no", "--child-silent-after-fork=yes",
            f"--log-file={log}", str(DYN),
+           # valgrind 3.19 does not know pidfd_open (ENOSYS)
+           "--on-parent-death", "continue",
            "--events-file", str(ev), "--status-file", str(st)] + list(args)
     kw.setdefault("stdin", subprocess.DEVNULL)
     p = subprocess.Popen(cmd, env=jw.env(tag), stdout=subprocess.PIPE,
@@ -110,3 +112,25 @@ def test_valgrind_escapee_events_fd_and_binary_stderr(jw):
     sig = [(e["signal"], e["target"]) for e in events
            if e["event"] == "signal"]
     assert sig == [("SIGTERM", "tree"), ("SIGKILL", "tree")]
+
+
+def test_valgrind_retries_patterns_notify(jw):
+    """Issue 3's paths: two attempts, pattern matches, notify datagrams
+    (one spoofed-looking malformed), the idle clock, a backoff."""
+    script = (
+        "echo 'retrying soon'; echo 'ERR boom' >&2; "
+        "/usr/bin/python3 -c \"import os,socket;"
+        "a=os.environ['NOTIFY_SOCKET'];a='\\0'+a[1:];"
+        "s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM);"
+        "[s.sendto(d,a) for d in (b'READY=1\\nSTATUS=x\\nK=v',b'X_RETRY=r',"
+        "b'garbage',b'ERRNO=5',b'WATCHDOG=1')]\"; exit 3")
+    rc, out, err, log, events, st = valgrind(jw, [
+        "--retries", "1", "--retry-on", "nonzero", "--backoff", "10ms",
+        "--idle-timeout", "5s", "--retry-pattern", "retrying",
+        "--error-pattern", "^ERR", "--", "sh", "-c", script])
+    check_clean(rc, log)
+    assert rc == 3
+    names = [e["event"] for e in events]
+    assert names.count("spawn") == 2 and "notify" in names
+    assert [e["source"] for e in events if e["event"] == "retry"].count(
+        "jobwrap") == 1
