@@ -133,21 +133,40 @@ longest_run(const char *p, const char *end, char *best, size_t *bestlen)
 	}
 }
 
-/* A branch that is only "(alternatives)", anchors aside: its inside. */
+/*
+ * The inside of the first group of a branch that every match goes
+ * through: at the top level, not made optional by *, ? or an interval.
+ */
 static bool
-only_group(const char *p, const char *end, const char **in, const char **inend)
+required_group(const char *p, const char *end, const char **in,
+    const char **inend)
 {
-	const char *q;
+	while (p < end) {
+		const char *q;
 
-	if (p < end && *p == '^')
-		p++;
-	if (end > p && end[-1] == '$' && (end - 1 == p || end[-2] != '\\'))
-		end--;
-	if (p >= end || *p != '(' || (q = skip_group(p)) == NULL || q != end)
-		return false;
-	*in = p + 1;
-	*inend = end - 1;
-	return true;
+		if (*p == '\\') {
+			p += 2;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_bracket(p)) == NULL)
+				return false;
+			continue;
+		}
+		if (*p != '(') {
+			p++;
+			continue;
+		}
+		if ((q = skip_group(p)) == NULL || q > end)
+			return false;
+		if (q == end || (*q != '*' && *q != '?' && *q != '{')) {
+			*in = p + 1;
+			*inend = q - 1;
+			return true;
+		}
+		p = q;
+	}
+	return false;
 }
 
 static int
@@ -183,7 +202,7 @@ alternatives(struct jw_literals *l, const char *p, const char *end, int depth)
 		longest_run(p, e, best, &n);
 		if (n > 0)
 			rc = add_string(l, best, n);
-		else if (only_group(p, e, &in, &inend))
+		else if (required_group(p, e, &in, &inend))
 			rc = alternatives(l, in, inend, depth + 1);
 		else
 			rc = 1;

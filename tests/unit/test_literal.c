@@ -52,6 +52,10 @@ test_extraction(void **state)
 	assert_string_equal(found("(a|b)cde"), "cde");
 	assert_string_equal(found("one|two|three"), "one|two|three");
 	assert_string_equal(found("^((aa|bb)|cc)$"), "aa|bb|cc");
+	assert_string_equal(found("^[A-Za-z0-9_.]*(Error|Exception)(: |$)"),
+	    "Error|Exception");
+	assert_string_equal(found("x*(ab|cd)*(ef|gh)"), "ef|gh");
+	assert_string_equal(found("(ab|c?)(de|fg)"), "");
 	/* Nothing required: every line is matched. */
 	assert_string_equal(found("."), "");
 	assert_string_equal(found("a*"), "");
@@ -119,6 +123,8 @@ test_property_against_regexec(void **state)
 		"(a|b)+c", "ab{2}c", "ab{0,1}c", "\\(ab\\)", "a\\|b",
 		"ab|cd", "((ab)|(cd))e", "a.c", "^abc$", "(abc|abd)e+",
 		"ab(c|d)*e", "e(ab)?cd", "[]a]bc", "a b", "a\\+b",
+		"[ab]*(cd|ba)(e|$)", "x?(a|b)+c", "(a*|b)(cd|e)", "((a|b)c)?d",
+		"(a(b|c))d*", "(ab){2}", "(ab|x)(c|)", "^.*(a|b)(c|d)",
 	};
 	unsigned seed = 12345;
 	char line[40];
