@@ -3,6 +3,9 @@
 
   bench.py rss  OUT.json JOBWRAP TMPDIR      peak RSS (VmHWM) of the wrappers
   bench.py tree OUT.json JOBWRAP TAG TMPDIR  time to kill a 100-process tree
+  bench.py linescheck STATUS N ERRLINE       did the patterns see N retries?
+  bench.py notify OUT.json JOBWRAP NOTIFYFLOOD TMPDIR K RUNS
+                                             sd_notify datagrams handled/s
   bench.py reap TAG                          SIGKILL every process tagged TAG*
   bench.py report TMPDIR OUT.md              Markdown table from the JSON files
 
@@ -247,6 +250,70 @@ def cmd_tree(out, jw, tag, tmp):
 
 
 # --------------------------------------------------------------------------
+# 6. output patterns: the check run's status says what the patterns saw
+
+
+def cmd_linescheck(status, n, errline):
+    """Print what the status says; exit 1 when it is not what lines.c
+    wrote (n retry lines, the last error line errline)."""
+    st = load(status)
+    got = (f"retries_seen {st.get('retries_seen')} of {n}, last_error "
+           f"{json.dumps(st.get('last_error'))}, notify_dropped "
+           f"{st.get('notify_dropped')}")
+    print(got)
+    ok = st.get("retries_seen") == n and st.get("last_error") == errline
+    return 0 if ok else 1
+
+
+# --------------------------------------------------------------------------
+# 7. sd_notify datagrams: how many per second jobwrap takes, with output
+#
+# notifyflood sends K datagrams with blocking sends, so it goes exactly as
+# fast as jobwrap empties its socket, and writes a 32-byte line to stdout
+# after every EVERY datagrams.  Wall time from spawn to jobwrap's exit;
+# jobwrap's own start and exit (~1 ms) are noise against ~2 s.
+
+NOTIFY_EVERY = 100
+NOTIFY_LINE = 32
+
+
+def cmd_notify(out, jw, flood, tmp, k, runs):
+    k, runs = int(k), int(runs)
+    expect = k // NOTIFY_EVERY * NOTIFY_LINE
+    res = {"watchdog": [], "status": []}
+    for i in range(runs):
+        for mode in res:        # interleaved: a load change hits both
+            ev, st = f"{tmp}/notify-{mode}.events", f"{tmp}/notify.status"
+            for f in (ev, st):
+                try:
+                    os.unlink(f)
+                except FileNotFoundError:
+                    pass
+            argv = [jw, "--idle-timeout", "30s", "--events-file", ev,
+                    "--status-file", st, "--", flood, str(k), mode,
+                    str(NOTIFY_EVERY)]
+            t0 = time.monotonic()
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE)
+            wall = time.monotonic() - t0
+            status = load(st)
+            with open(ev, "rb") as f:
+                events = f.read().count(b'"event":"notify"')
+            res[mode].append({
+                "rc": p.returncode, "wall": wall, "bytes": len(p.stdout),
+                "state": status.get("state"),
+                "notify_dropped": status.get("notify_dropped"),
+                "notify_events": events,
+                "bytes_out": status.get("bytes_out"),
+                "dropped_out": status.get("dropped_out")})
+    json.dump({"k": k, "runs": runs, "every": NOTIFY_EVERY,
+               "expect_bytes": expect, "res": res,
+               "argv": " ".join(os.path.basename(a) if a in (jw, flood)
+                                else a.replace(tmp, "$TMP") for a in argv)},
+              open(out, "w"), indent=1)
+
+
+# --------------------------------------------------------------------------
 # report
 
 
@@ -290,6 +357,32 @@ def cmd_report(tmp, out_md):
     w(f"- peers: {meta['peers']}")
     w("")
 
+    def have(pattern):
+        import glob
+        return bool(glob.glob(f"{tmp}/{pattern}"))
+
+    # Sections not run (BENCH_SECTIONS) are left out of the report.
+    if have("startup-*.json"):
+        startup_report(tmp, meta, w)
+    if have("relay-*.json"):
+        relay_report(tmp, meta, w)
+    if have("rss.json"):
+        rss_report(tmp, w)
+    if have("deadline-*.json"):
+        deadline_report(tmp, meta, w)
+    if have("tree.json"):
+        tree_report(tmp, w)
+    if have("lines-*.json"):
+        lines_report(tmp, meta, w)
+    if have("notify.json"):
+        notify_report(tmp, w)
+    text = "\n".join(L)
+    with open(out_md, "w") as f:
+        f.write(text)
+    print(text)
+
+
+def startup_report(tmp, meta, w):
     # 1. start-to-exit ------------------------------------------------------
     s = hf(f"{tmp}/startup-*.json")
     C = meta["startup_cmds"]
@@ -349,6 +442,9 @@ def cmd_report(tmp, out_md):
       "`fd3pipe /bin/true`. S and F are on /dev/shm.")
     w("")
 
+
+
+def relay_report(tmp, meta, w):
     # 2. relay throughput --------------------------------------------------
     t = hf(f"{tmp}/relay-*.json")
     R = meta["relay_cmds"]
@@ -372,6 +468,9 @@ def cmd_report(tmp, out_md):
       f"{meta['relay_check']}.")
     w("")
 
+
+
+def rss_report(tmp, w):
     # 3. peak RSS ----------------------------------------------------------
     r = load(f"{tmp}/rss.json")
     w(f"## 3. Peak RSS of the wrapper process (VmHWM at 0.85 s of "
@@ -395,6 +494,9 @@ def cmd_report(tmp, out_md):
           f"{rt[2]:.2f} | {v} |")
     w("")
 
+
+
+def deadline_report(tmp, meta, w):
     # 4. deadline accuracy -------------------------------------------------
     d = hf(f"{tmp}/deadline-*.json")
     D = meta["deadline_cmds"]
@@ -420,6 +522,9 @@ def cmd_report(tmp, out_md):
       "wrapper's exit (includes the wrapper's own start and exit).")
     w("")
 
+
+
+def tree_report(tmp, w):
     # 5. tree kill ---------------------------------------------------------
     k = load(f"{tmp}/tree.json")
     dl, ka = k["deadline"], k["kill_after"]
@@ -493,10 +598,86 @@ def cmd_report(tmp, out_md):
           f"{med([d(ev, 'exit', 'signal_SIGKILL') for ev in evs])} | "
           f"{med([g(ev, 'exit') - dlm if 'exit' in ev else None for ev in evs])} |")
     w("")
-    text = "\n".join(L)
-    with open(out_md, "w") as f:
-        f.write(text)
-    print(text)
+
+
+def lines_report(tmp, meta, w):
+    # 6. output patterns ---------------------------------------------------
+    t = hf(f"{tmp}/lines-*.json")
+    C = meta["lines_cmds"]
+    n, nbytes = meta["lines"], meta["lines_bytes"]
+    med = {k: t[v]["median"] for k, v in C.items()}
+    runs = len(t[C["jw"]]["times"])
+    w(f"## 6. Output patterns: {n:,} short lines on stderr "
+      f"({nbytes / 1e6:.0f} MB, `tests/bench/lines.c`), with and without "
+      f"`--retry-pattern` and `--error-pattern` (median of {runs} "
+      f"interleaved runs)")
+    w("")
+    w("| pipeline | median s | Mlines/s | MB/s | ÷ no patterns "
+      "| target ≥ 0.9 × no patterns |")
+    w("|---|---:|---:|---:|---:|---|")
+    for key, label, kind in (
+            ("direct", "`lines 2>&1 \\| cat` (no jobwrap)", None),
+            ("jw", "jobwrap, no patterns", None),
+            ("jw_pat", "jobwrap, FPF's retry and error patterns", "target"),
+            ("jw_slow", "jobwrap, an error pattern with no required "
+             "literal (every line reaches regexec)", "info")):
+        r = med["jw"] / med[key]
+        v = ""
+        if kind == "target":
+            v = verdict(r >= 0.9)
+        elif kind == "info":
+            v = f"{r:.2f} (info)"
+        w(f"| {label} | {med[key]:.3f} | {n / med[key] / 1e6:.1f} | "
+          f"{nbytes / med[key] / 1e6:.0f} | {r:.2f} | {v} |")
+    w("")
+    P = meta["patterns"]
+    w(f"Retry pattern `{P['retry']}`, error pattern `{P['error']}` "
+      f"(conf/fpf.ini); the info row's error pattern is "
+      f"`{P['error_slow']}`. One line in {meta['lines_every']:,} matches "
+      f"each. ÷ no patterns = throughput ratio = median(no patterns) / "
+      f"median(row). Check run (exit 1, so last_error stays): "
+      f"{meta['lines_check']}.")
+    w("")
+
+
+def notify_report(tmp, w):
+    # 7. sd_notify datagrams -----------------------------------------------
+    x = load(f"{tmp}/notify.json")
+    k = x["k"]
+    w(f"## 7. sd_notify datagrams: {k:,} per run, blocking sends, a "
+      f"{NOTIFY_LINE}-byte stdout line after every {x['every']} "
+      f"({x['runs']} runs each, medians)")
+    w("")
+    w("| datagram | median s | datagrams/s | min–max /s | µs each "
+      "| stdout bytes out / in | notify_dropped | notify events | exit "
+      "| target ≥ 100k/s, nothing lost |")
+    w("|---|---:|---:|---:|---:|---|---:|---:|---|---|")
+    for mode, label in (("watchdog", "`WATCHDOG=1`"),
+                        ("status", "`STATUS=step N` (a notify event each)")):
+        rows = x["res"][mode]
+        walls = [r["wall"] for r in rows]
+        m = statistics.median(walls)
+        rate = [k / v for v in walls]
+        got = sorted({r["bytes"] for r in rows})
+        dropped = max(r["notify_dropped"] if r["notify_dropped"] is not None
+                      else -1 for r in rows)
+        ev = sorted({r["notify_events"] for r in rows})
+        want_ev = k if mode == "status" else 0
+        codes = ",".join(sorted({str(r["rc"]) for r in rows}))
+        lost = (got != [x["expect_bytes"]] or dropped != 0 or
+                ev != [want_ev] or codes != "0")
+        w(f"| {label} | {m:.3f} | {k / m:,.0f} | {min(rate):,.0f}–"
+          f"{max(rate):,.0f} | {m / k * 1e6:.1f} | "
+          f"{'/'.join(str(g) for g in got)} / {x['expect_bytes']} | "
+          f"{dropped} | {'/'.join(str(e) for e in ev)} | {codes} | "
+          f"{verdict(k / m >= 100000 and not lost)} |")
+    w("")
+    w(f"`{x['argv']}` ($TMP on /dev/shm). Wall time from "
+      f"spawn to jobwrap's exit, so jobwrap's start and exit are in it. "
+      f"notify_dropped is the status file's count of datagrams jobwrap "
+      f"refused; notify events are counted in the events file (one per "
+      f"`STATUS=` datagram, none for `WATCHDOG=1`).")
+    w("")
 
 
 def main(argv):
@@ -504,6 +685,10 @@ def main(argv):
         cmd_rss(argv[2], argv[3], argv[4])
     elif len(argv) == 6 and argv[1] == "tree":
         cmd_tree(argv[2], argv[3], argv[4], argv[5])
+    elif len(argv) == 5 and argv[1] == "linescheck":
+        return cmd_linescheck(argv[2], int(argv[3]), argv[4])
+    elif len(argv) == 8 and argv[1] == "notify":
+        cmd_notify(*argv[2:])
     elif len(argv) == 3 and argv[1] == "reap":
         n = reap(argv[2])
         if n:

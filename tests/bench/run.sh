@@ -1,12 +1,16 @@
 #!/bin/sh
 # jobwrap benchmark: start-up overhead, relay throughput, peak RSS, deadline
 # accuracy and tree-kill time, side by side with timeout(1), tini and
-# dumb-init, in one run.  Prints a Markdown table to stdout and writes it to
+# dumb-init, then the cost of output patterns and of sd_notify datagrams, in
+# one run.  Prints a Markdown table to stdout and writes it to
 # build/bench.md.  Always exits 0 once the figures are in, even when a target
 # is missed (the table says **MISS**); exits non-zero only when it cannot
 # measure.  Run from anywhere: `make bench` or `sh tests/bench/run.sh`.
 # Needs: hyperfine, tini, dumb-init, coreutils, cc, /usr/bin/python3.
-# Takes a little under two minutes.
+# Takes a little over two minutes.
+#
+# Some sections only: BENCH_SECTIONS="6 7" (numbers as in the report), best
+# with BENCH_MD=elsewhere.md so that the full report is not overwritten.
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -15,7 +19,7 @@ JW=build/bench/jobwrap		# a snapshot of shim/jobwrap, see below
 PY=/usr/bin/python3		# Debian's, not the pyenv one on PATH
 HELP=tests/bench/bench.py
 OUTDIR=build/bench
-MD=build/bench.md
+MD=${BENCH_MD:-build/bench.md}
 TAG="jwbench-$$-$(date +%s%N)"	# in the environment of tree-kill children
 
 RUNS=${BENCH_RUNS:-500}		# start-up: hyperfine -N runs per command
@@ -23,8 +27,14 @@ ROUNDS=${BENCH_ROUNDS:-5}	# ... split into this many interleaved rounds
 WARMUP=${BENCH_WARMUP:-20}
 RELAY_RUNS=${BENCH_RELAY_RUNS:-5}
 DEADLINE_RUNS=${BENCH_DEADLINE_RUNS:-10}
+PATTERN_RUNS=${BENCH_PATTERN_RUNS:-10}	# 6: interleaved runs per command
+LINES=${BENCH_LINES:-1000000}	# 6: lines on stderr per run
+NOTIFY_K=${BENCH_NOTIFY_K:-200000}	# 7: datagrams per run
+NOTIFY_RUNS=${BENCH_NOTIFY_RUNS:-3}	# 7: runs per kind of datagram
+SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
+want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 die() { say "$*"; exit 1; }
 
 for t in hyperfine tini dumb-init timeout dd cat cc; do
@@ -57,8 +67,12 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # fd3pipe: gives a command fd 3 = a pipe that it drains (hyperfine -N runs
 # commands without a shell, so it cannot redirect).  Static, like jobwrap,
 # so that its own cost is small and steady; it is subtracted anyway.
-cc -std=gnu11 -O2 -Wall -Wextra -static -o "$OUTDIR/fd3pipe" \
-	tests/bench/fd3pipe.c
+# lines and notifyflood: the jobs of sections 6 and 7, static for the same
+# reason.
+for h in fd3pipe lines notifyflood; do
+	cc -std=gnu11 -O2 -Wall -Wextra -static -o "$OUTDIR/$h" \
+		"tests/bench/$h.c"
+done
 FD3="$OUTDIR/fd3pipe"
 
 # hyperfine's progress goes to stderr: stdout carries only the table.
@@ -84,6 +98,10 @@ C_JWFILE="$JW --events-file $TMP/start.events --status-file $TMP/jwbench.status 
 C_FD3TRUE="$FD3 /bin/true"
 C_JWFD="$FD3 $JW --events-fd 3 --status-file $TMP/jwbench.status -- /bin/true"
 
+HAVE_TINIS=0
+if command -v tini-static >/dev/null 2>&1; then HAVE_TINIS=1; fi
+
+if want 1; then
 # Each must work before it is timed.
 for c in "$C_TIMEOUT" "$C_TINI" "$C_DUMB" "$C_JW" "$C_JWFILE" "$C_FD3TRUE" \
     "$C_JWFD"; do
@@ -93,13 +111,11 @@ done
 [ -s "$TMP/start.events" ] || die "no events written by: $C_JWFILE"
 grep -q '"state": *"succeeded"' "$TMP/jwbench.status" ||
 	die "no terminal status written by: $C_JWFD"
-HAVE_TINIS=0
-if command -v tini-static >/dev/null 2>&1; then HAVE_TINIS=1; fi
 
 # hyperfine times one command after the other; to keep a load change on the
 # machine from landing on one command only, the runs are split into
 # $ROUNDS rounds that each time every command, and the report pools them.
-say "1/5 start-to-exit overhead ($RUNS runs each, in $ROUNDS rounds)"
+say "1/7 start-to-exit overhead ($RUNS runs each, in $ROUNDS rounds)"
 set -- "$C_TRUE" "$C_TIMEOUT" "$C_TINI"
 [ $HAVE_TINIS = 1 ] && set -- "$@" "$C_TINIS"
 set -- "$@" "$C_DUMB" "$C_JW" "$C_JWFILE" "$C_FD3TRUE" "$C_JWFD"
@@ -109,6 +125,7 @@ while [ $r -le "$ROUNDS" ]; do
 		--export-json "$TMP/startup-$r.json" "$@"
 	r=$((r + 1))
 done
+fi
 
 # ---- 2. relay throughput ----------------------------------------------------
 # Through sh (hyperfine's default shell): pipelines.  A shell start (~2 ms)
@@ -118,36 +135,104 @@ RELAY_BYTES=$((2048 * 1024 * 1024))
 R_DIRECT="$DD | cat >/dev/null"
 R_CATHOP="$DD | cat | cat >/dev/null"
 R_JW="$JW --heartbeat 0 -- $DD | cat >/dev/null"
+RELAY_CHECK=
+if want 2; then
 got=$($JW --heartbeat 0 -- $DD | wc -c)
 [ "$got" -eq "$RELAY_BYTES" ] || die "jobwrap relayed $got of $RELAY_BYTES bytes"
 RELAY_CHECK="$got of $RELAY_BYTES bytes"
 
-say "2/5 relay throughput ($RELAY_RUNS runs each, interleaved)"
+say "2/7 relay throughput ($RELAY_RUNS runs each, interleaved)"
 r=1
 while [ $r -le "$RELAY_RUNS" ]; do
 	hf --runs 1 --warmup $((r == 1)) --export-json "$TMP/relay-$r.json" \
 		"$R_DIRECT" "$R_CATHOP" "$R_JW"
 	r=$((r + 1))
 done
+fi
 
 # ---- 3. peak RSS ------------------------------------------------------------
-say "3/5 peak RSS of the wrapper processes"
-"$PY" "$HELP" rss "$TMP/rss.json" "$JW" "$TMP"
+if want 3; then
+	say "3/7 peak RSS of the wrapper processes"
+	"$PY" "$HELP" rss "$TMP/rss.json" "$JW" "$TMP"
+fi
 
 # ---- 4. deadline accuracy ---------------------------------------------------
 D_JW="$JW -t 1 -k 1 -- sleep 10"
 D_TIMEOUT="timeout 1 sleep 10"
-say "4/5 deadline accuracy ($DEADLINE_RUNS runs each)"
+if want 4; then
+say "4/7 deadline accuracy ($DEADLINE_RUNS runs each)"
 r=1
 while [ $r -le "$DEADLINE_RUNS" ]; do
 	hf -N -i --runs 1 --export-json "$TMP/deadline-$r.json" \
 		"$D_JW" "$D_TIMEOUT"
 	r=$((r + 1))
 done
+fi
 
 # ---- 5. killing a 100-process tree ------------------------------------------
-say "5/5 killing a 100-process tree"
-"$PY" "$HELP" tree "$TMP/tree.json" "$JW" "$TAG" "$TMP"
+if want 5; then
+	say "5/7 killing a 100-process tree"
+	"$PY" "$HELP" tree "$TMP/tree.json" "$JW" "$TAG" "$TMP"
+fi
+
+# ---- 6. output patterns: relay of short lines with and without them ---------
+# One million short log lines on stderr (tests/bench/lines.c, 64 KiB writes),
+# through sh like section 2.  "patterns" sets FPF's retry and error patterns
+# (conf/fpf.ini): each has a string every match contains, so most lines are
+# skipped after one memmem per read.  "no literal" is an error pattern
+# without such a string: every line reaches regexec (info).  One line in
+# LINES_EVERY matches each pattern; the check run counts them.
+LINES_EVERY=10000
+LINES_BIN="$OUTDIR/lines"
+RP='Transient OpenAI (error|failure) on attempt [0-9]+/[0-9]+, retrying in'
+EP='^[A-Za-z0-9_.]*Error(: |$)'
+EP_SLOW='^[A-Za-z0-9_.]*(Error|Exception)(: |$)'
+L_JOB="$LINES_BIN $LINES $LINES_EVERY"
+L_DIRECT="$L_JOB 2>&1 | cat >/dev/null"
+L_JW="$JW --heartbeat 0 -- $L_JOB 2>&1 | cat >/dev/null"
+# shellcheck disable=SC2089,SC2090  # quoted for hyperfine's shell
+L_JWPAT="$JW --heartbeat 0 --retry-pattern '$RP' --error-pattern '$EP' -- $L_JOB 2>&1 | cat >/dev/null"
+# shellcheck disable=SC2089,SC2090
+L_JWSLOW="$JW --heartbeat 0 --retry-pattern '$RP' --error-pattern '$EP_SLOW' -- $L_JOB 2>&1 | cat >/dev/null"
+LINES_CHECK=
+LINES_BYTES=0
+if want 6; then
+	# shellcheck disable=SC2086  # word splitting is the point
+	lbytes=$($L_JOB 2>&1 | wc -c)
+	# shellcheck disable=SC2086
+	got=$($JW --heartbeat 0 -- $L_JOB 2>&1 | wc -c)
+	[ "$got" -eq "$lbytes" ] || die "jobwrap relayed $got of $lbytes bytes of lines"
+	# Exit 1: a successful attempt would clear last_error.
+	# shellcheck disable=SC2086
+	got=$($JW --heartbeat 0 --retry-pattern "$RP" --error-pattern "$EP" \
+	    --status-file "$TMP/lines.status" -- $L_JOB 1 2>&1 | wc -c)
+	[ "$got" -eq "$lbytes" ] ||
+		die "jobwrap with patterns relayed $got of $lbytes bytes of lines"
+	LINES_CHECK=$("$PY" "$HELP" linescheck "$TMP/lines.status" \
+	    $((LINES / LINES_EVERY)) "RuntimeError: bench") ||
+		die "patterns: $LINES_CHECK"
+	LINES_CHECK="$got of $lbytes bytes with patterns; $LINES_CHECK"
+	LINES_BYTES=$lbytes
+
+	say "6/7 output patterns ($PATTERN_RUNS runs each, interleaved)"
+	r=1
+	while [ $r -le "$PATTERN_RUNS" ]; do
+		hf --runs 1 --warmup $((r == 1)) \
+			--export-json "$TMP/lines-$r.json" \
+			"$L_DIRECT" "$L_JW" "$L_JWPAT" "$L_JWSLOW"
+		r=$((r + 1))
+	done
+fi
+
+# ---- 7. sd_notify datagrams -------------------------------------------------
+# tests/bench/notifyflood.c sends NOTIFY_K datagrams as fast as jobwrap takes
+# them (blocking sends) and writes a 32-byte line to stdout after every 100:
+# datagrams/s handled, every output byte through, none dropped.
+if want 7; then
+	say "7/7 sd_notify datagrams ($NOTIFY_K per run, $NOTIFY_RUNS runs each)"
+	"$PY" "$HELP" notify "$TMP/notify.json" "$JW" "$OUTDIR/notifyflood" \
+		"$TMP" "$NOTIFY_K" "$NOTIFY_RUNS"
+fi
 
 # ---- report -----------------------------------------------------------------
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -161,12 +246,15 @@ tini $(tini --version | cut -d' ' -f3), \
 dumb-init $(dumb-init --version 2>&1 | cut -d' ' -f2), \
 coreutils $(timeout --version | head -n 1 | awk '{print $NF}')"
 JWFILE=$(file -b "$JW" 2>/dev/null | cut -d, -f1,4 || echo "?")
+# shellcheck disable=SC2090  # L_JWPAT and L_JWSLOW: commands for a shell
 export BM_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" BM_KERNEL="$(uname -r)" \
 	BM_CPU="$CPU" BM_NPROC="$(nproc)" BM_REV="$REV" BM_PEERS="$PEERS" \
 	BM_JWFILE="$JWFILE" BM_HAVE_TINIS="$HAVE_TINIS" \
 	BM_LOAD="$LOAD0 at start, $LOAD1 at end" BM_ROUNDS="$ROUNDS" \
 	C_TRUE C_TIMEOUT C_TINI C_TINIS C_DUMB C_JW C_JWFILE C_FD3TRUE C_JWFD \
-	R_DIRECT R_CATHOP R_JW RELAY_BYTES RELAY_CHECK D_JW D_TIMEOUT
+	R_DIRECT R_CATHOP R_JW RELAY_BYTES RELAY_CHECK D_JW D_TIMEOUT \
+	L_DIRECT L_JW L_JWPAT L_JWSLOW LINES LINES_EVERY LINES_CHECK LINES_BYTES \
+	RP EP EP_SLOW
 "$PY" - "$TMP/meta.json" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -185,7 +273,14 @@ json.dump({"date": e["BM_DATE"], "kernel": e["BM_KERNEL"], "cpu": e["BM_CPU"],
                           "jw": e["R_JW"]},
            "relay_bytes": int(e["RELAY_BYTES"]),
            "relay_check": e["RELAY_CHECK"],
-           "deadline_cmds": {"jw": e["D_JW"], "timeout": e["D_TIMEOUT"]}},
+           "deadline_cmds": {"jw": e["D_JW"], "timeout": e["D_TIMEOUT"]},
+           "lines_cmds": {"direct": e["L_DIRECT"], "jw": e["L_JW"],
+                          "jw_pat": e["L_JWPAT"], "jw_slow": e["L_JWSLOW"]},
+           "lines": int(e["LINES"]), "lines_every": int(e["LINES_EVERY"]),
+           "lines_check": e["LINES_CHECK"],
+           "lines_bytes": int(e["LINES_BYTES"]),
+           "patterns": {"retry": e["RP"], "error": e["EP"],
+                        "error_slow": e["EP_SLOW"]}},
           open(sys.argv[1], "w"), indent=1)
 EOF
 "$PY" "$HELP" report "$TMP" "$MD"
