@@ -27,7 +27,7 @@ OBJS	 = $(MODULES:%=build/obj/%.o)
 SOBJS	 = $(MODULES:%=build/san/%.o)
 HEADERS	 = $(wildcard include/*.h)
 UNIT	 = duration signame config json retry literal lines
-HELPERS	 = jwchild
+HELPERS	 = jwchild jwnotify
 
 # Debian packages: to build, to test, to benchmark.
 DEPS_BUILD = gcc make pkg-config libinih-dev libseccomp-dev libjansson-dev

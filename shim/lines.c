@@ -13,10 +13,15 @@ jw_lines_init(struct jw_lines *l, jw_line_fn *fn, void *ctx,
 	l->fn = fn;
 	l->ctx = ctx;
 	l->filter = filter != NULL && JW_LITERALS_USABLE(filter) ? filter : NULL;
-	l->buf = malloc(JW_LINE_MAX);
+	l->buf = malloc(JW_LINE_MAX + 1);
 	return l->buf == NULL ? -1 : 0;
 }
 
+/*
+ * Lines are handed over with their length, but the buffered ones also end
+ * in a NUL: sanitizers' regexec() wrappers read up to a NUL even with
+ * REG_STARTEND.
+ */
 static void
 deliver(struct jw_lines *l, const char *p, size_t n)
 {
@@ -36,6 +41,7 @@ keep(struct jw_lines *l, const char *p, size_t n)
 	room = JW_LINE_MAX - l->len;
 	memcpy(l->buf + l->len, p, n < room ? n : room);
 	l->len += n < room ? n : room;
+	l->buf[l->len] = '\0';
 	if (l->len == JW_LINE_MAX && n >= room) {
 		/* Exactly full is not yet too long: a '\n' may follow. */
 		if (n > room) {

@@ -20,7 +20,8 @@ jw_stream_init(struct jw_stream *s, int ourfd, struct jw_tail *tail,
 	s->splice = tail == NULL && lines == NULL;
 	s->full = false;
 	jw_wfd_open(&s->out, ourfd);
-	s->buf = malloc(JW_RELAY_BUF);
+	/* One more byte for a NUL after what was read (see lines.c). */
+	s->buf = malloc(JW_RELAY_BUF + 1);
 	return s->buf == NULL ? -1 : 0;
 }
 
@@ -118,6 +119,7 @@ jw_stream_read(struct jw_stream *s)
 	}
 	if (n == -1)
 		return -1;
+	s->buf[s->len + (size_t)n] = '\0';
 	if (s->tail != NULL)
 		jw_tail_add(s->tail, s->buf + s->len, (size_t)n);
 	if (s->lines != NULL)

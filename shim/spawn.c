@@ -22,6 +22,10 @@
 
 #include "spawn.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
+
 struct failure {
 	int	stage;
 	int	err;
@@ -134,6 +138,11 @@ start_child(struct start *a)
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
 	if (stack == MAP_FAILED)
 		return -1;
+#ifdef __SANITIZE_ADDRESS__
+	/* The last child exec'd without returning: its frames are still
+	 * poisoned in the shadow we share, maybe at this very address. */
+	__asan_unpoison_memory_region(stack, CHILD_STACK);
+#endif
 	pid = clone(child, (char *)stack + CHILD_STACK,
 	    CLONE_VM | CLONE_VFORK | SIGCHLD, a);
 	e = errno;

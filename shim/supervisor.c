@@ -480,10 +480,19 @@ on_signal(struct sup *s)
 		fail(s, "read signalfd: %s", strerror(errno));
 }
 
+static bool
+deadline_reached(const struct sup *s)
+{
+	return s->cfg->timeout_ms > 0 &&
+	    jw_mono_ms() >= s->run.t0 + s->cfg->timeout_ms;
+}
+
 static void
 on_deadline(struct sup *s)
 {
 	drain_timer(s->tdeadline);
+	if (s->deadline_passed)
+		return;		/* seen already, from the backoff timer */
 	s->deadline_passed = true;
 	/* Also while the job is being stopped: it cuts the grace short. */
 	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
@@ -647,6 +656,10 @@ dispatch(struct sup *s, uint32_t tag)
 		break;
 	case W_BACKOFF:
 		drain_timer(s->tbackoff);
+		/* Both may have fired while we were stopped: the deadline
+		 * wins, and no attempt starts past it. */
+		if (deadline_reached(s))
+			on_deadline(s);
 		if (s->phase == P_BACKOFF && s->end.cause == JW_C_NONE)
 			spawn_attempt(s);
 		break;

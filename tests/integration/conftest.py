@@ -196,3 +196,13 @@ def wait_event(path, name, count=1, timeout=10):
                   timeout=timeout)
     assert ok, f"no {name} event: {complete_events(path)}"
     return complete_events(path)
+
+
+def per_attempt(tmp_path, *snippets):
+    """A `sh -c` command that runs snippets[n-1] in its n-th run (the last
+    snippet from then on): attempts are told apart by a counter file."""
+    f = tmp_path / f"attempt-{uuid.uuid4().hex}"
+    cases = "".join(f"{i}) {s} ;;\n" for i, s in enumerate(snippets[:-1], 1))
+    script = (f"n=$(($(cat {f} 2>/dev/null || echo 0) + 1)); echo $n > {f}\n"
+              f"case $n in\n{cases}*) {snippets[-1]} ;;\nesac\n")
+    return ["sh", "-c", script]
