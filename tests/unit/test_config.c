@@ -148,7 +148,9 @@ test_ini_errors(void **state)
 	expect_error("[jobwrap]\ntimeout = 1s\n  30s\n", 3, "indented line");
 	expect_error("timeout = 1s\n", 1, "outside a section");
 	expect_error("[jobwrap]\nno equals sign here\n", 2, "syntax error");
-	expect_error("[jobwrap]\nretries = 2\n", 2, "not yet supported");
+	expect_error("[jobwrap]\nseccomp = off\n", 2, "not yet supported");
+	expect_error("[jobwrap]\nretry_on = exit:0\n", 2, "retry_on");
+	expect_error("[jobwrap]\n\nerror_pattern = (\n", 3, "regular expression");
 	expect_error("[profile a b]\n", 1, "unknown section");
 	expect_error("[profile x]\n[jobwrap]\ntail_bytes = 99999999\n", 3,
 	    "whole number");
@@ -191,10 +193,10 @@ test_cli_errors(void **state)
 		{ "-s", "NOPE", "--", "true" },
 		{ "--events-fd", "1", "--", "true" },
 		{ "--events-fd", "999", "--", "true" },	/* not open */
-		{ "--retries", "1", "--", "true" },
+		{ "--retries", "1001", "--", "true" },
 		{ "--seccomp", "off", "--", "true" },
 		{ "--bogus", "--", "true", NULL },
-		{ "--no-notify", "--", "true", NULL },
+		{ "--notify=maybe", "--", "true", NULL },
 		{ "--inspect", "x", NULL, NULL },
 		{ "--run-id", "has space", "--", "true" },
 		{ "-t", NULL, NULL, NULL },
