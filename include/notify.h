@@ -54,7 +54,7 @@ typedef void	jw_notify_kv_fn(void *ctx, const char *key, size_t klen,
 int	jw_notify_open(struct jw_notify *n, char *err, size_t errlen);
 void	jw_notify_close(struct jw_notify *n);
 /* One datagram: 1 and *m, 0 when none is waiting, -1 on a socket error
- * (errno).  Truncated datagrams are counted as dropped and skipped. */
+ * or when out of memory (errno).  Truncated datagrams are counted as dropped and skipped. */
 int	jw_notify_recv(struct jw_notify *n, struct jw_notify_msg *m);
 /* Calls fn for each KEY=VALUE line; returns how many there were. */
 size_t	jw_notify_parse(const char *p, size_t len, jw_notify_kv_fn *fn,
