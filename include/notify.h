@@ -9,6 +9,7 @@
 #ifndef JW_NOTIFY_H
 #define JW_NOTIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,11 +27,16 @@
 
 struct jw_notify_batch;
 
+/* Is pid a process of the job?  Asked as soon as a batch is read. */
+typedef bool	jw_notify_check_fn(void *ctx, pid_t pid);
+
 struct jw_notify {
 	int		 fd;		/* -1: notify off */
 	char		 addr[64];	/* as NOTIFY_SOCKET spells it */
 	struct jw_notify_batch *b;
 	uint64_t	 dropped;	/* not from the job, or malformed */
+	jw_notify_check_fn *check;
+	void		*check_ctx;
 };
 
 /* The child's environment: ours, with NOTIFY_SOCKET and WATCHDOG_*. */
@@ -43,15 +49,22 @@ struct jw_childenv {
 
 struct jw_notify_msg {
 	pid_t		 pid;		/* the sender, 0: unknown */
+	bool		 from_job;	/* what the check said on arrival */
 	const char	*data;
 	size_t		 len;
 };
 
+
 typedef void	jw_notify_kv_fn(void *ctx, const char *key, size_t klen,
 		    const char *val, size_t vlen);
 
-/* 0, or -1 with a message in err. */
-int	jw_notify_open(struct jw_notify *n, char *err, size_t errlen);
+/*
+ * 0, or -1 with a message in err.  check tells whether a sender is of the
+ * job; it is asked for a whole batch right after it is read, because a
+ * sender that exits at once can only be checked until it is reaped.
+ */
+int	jw_notify_open(struct jw_notify *n, jw_notify_check_fn *check,
+	    void *ctx, char *err, size_t errlen);
 void	jw_notify_close(struct jw_notify *n);
 /* One datagram: 1 and *m, 0 when none is waiting, -1 on a socket error
  * or when out of memory (errno).  Truncated datagrams are counted as dropped and skipped. */

@@ -26,6 +26,8 @@ struct jw_notify_batch {
 		struct cmsghdr	align;
 	}		 cm[JW_NOTIFY_BATCH];
 	char		 data[JW_NOTIFY_BATCH][JW_NOTIFY_MAX];
+	pid_t		 pid[JW_NOTIFY_BATCH];
+	bool		 from_job[JW_NOTIFY_BATCH];
 	unsigned	 n, next;	/* received, handed out */
 };
 
@@ -51,7 +53,8 @@ random_hex(char *out, size_t bytes)
 }
 
 int
-jw_notify_open(struct jw_notify *n, char *err, size_t errlen)
+jw_notify_open(struct jw_notify *n, jw_notify_check_fn *check, void *ctx,
+    char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char hex[33];
@@ -61,6 +64,8 @@ jw_notify_open(struct jw_notify *n, char *err, size_t errlen)
 	n->fd = -1;
 	n->dropped = 0;
 	n->b = NULL;		/* allocated when the first datagram comes */
+	n->check = check;
+	n->check_ctx = ctx;
 	if (random_hex(hex, 8) == -1)
 		goto fail;
 	snprintf(n->addr, sizeof(n->addr), "@jobwrap/%s/%d", hex,
@@ -140,6 +145,10 @@ refill(struct jw_notify *n)
 		;
 	b->n = got > 0 ? (unsigned)got : 0;
 	b->next = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		b->pid[i] = read_cmsgs(&b->msgs[i].msg_hdr);
+		b->from_job[i] = n->check(n->check_ctx, b->pid[i]);
+	}
 	if (got == -1 && errno == EAGAIN)
 		return 0;
 	return got;
@@ -163,7 +172,8 @@ jw_notify_recv(struct jw_notify *n, struct jw_notify_msg *m)
 		if (b->next == b->n && (got = refill(n)) <= 0)
 			return got;
 		h = &b->msgs[b->next];
-		m->pid = read_cmsgs(&h->msg_hdr);
+		m->pid = b->pid[b->next];
+		m->from_job = b->from_job[b->next];
 		m->data = b->data[b->next++];
 		m->len = h->msg_len;
 		if ((h->msg_hdr.msg_flags & MSG_TRUNC) == 0)

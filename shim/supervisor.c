@@ -599,14 +599,20 @@ on_line(void *ctx, const char *line, size_t len)
 	said_check(o->s);
 }
 
+static bool
+from_job(void *ctx, pid_t pid)
+{
+	const struct sup *s = ctx;
+
+	/* Between attempts nobody may speak: there is no job. */
+	return jw_tree_has(pid, (s->phase == P_BACKOFF ||
+	    s->phase == P_DONE) ? 0 : s->run.pid);
+}
+
 static void
 on_datagram(struct sup *s, const struct jw_notify_msg *m)
 {
-	/* Between attempts nobody may speak: there is no job. */
-	pid_t pgid = (s->phase == P_BACKOFF || s->phase == P_DONE) ? 0 :
-	    s->run.pid;
-
-	if (!jw_tree_has(m->pid, pgid) ||
+	if (!m->from_job ||
 	    !jw_said_datagram(&s->said, m->data, m->len)) {
 		s->notify.dropped++;
 		return;
@@ -1039,7 +1045,7 @@ open_notify(struct sup *s, char *err, size_t errlen)
 	s->notify.fd = -1;
 	if (!c->notify)
 		return 0;
-	if (jw_notify_open(&s->notify, err, errlen) == -1)
+	if (jw_notify_open(&s->notify, from_job, s, err, errlen) == -1)
 		return -1;
 	if (jw_childenv_build(&s->env, s->notify.addr,
 	    c->idle_timeout_ms * 1000) == -1) {

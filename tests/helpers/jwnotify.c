@@ -128,8 +128,13 @@ main(int argc, char **argv)
 		struct timespec ms = { 0, 1000000 };
 		int queued = 0;
 
-		if (ioctl(fd, SIOCOUTQ, &queued) == -1 || queued == 0)
+		if (ioctl(fd, SIOCOUTQ, &queued) == -1 || queued == 0) {
+			/* Read is not yet checked: give jobwrap a moment to
+			 * look at who sent it before we exit and are reaped. */
+			struct timespec linger = { 0, 20000000 };
+			nanosleep(&linger, NULL);
 			break;
+		}
 		nanosleep(&ms, NULL);
 	}
 	close(fd);

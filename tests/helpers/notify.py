@@ -71,6 +71,9 @@ def drain(s):
         queued = struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ,
                                                 b"\0" * 4))[0]
         if queued == 0:
+            # Read is not yet checked: give jobwrap a moment to look at
+            # who sent it before this process exits and is reaped.
+            time.sleep(0.02)
             return
         time.sleep(0.001)
 
