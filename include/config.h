@@ -56,7 +56,14 @@ struct jw_config {
 	bool		 notify;
 	int		 on_parent_death;	/* JW_PDEATH_* */
 
-	char *const	*argv;		/* the command; points into main's argv */
+	char *const	*argv;		/* the command, or a mode's operands */
+
+	/* Options of the modes (--inspect, --reap, --cancel, --follow). */
+	bool		 json;		/* --inspect --json */
+	bool		 dry_run;	/* --reap --dry-run */
+	uint64_t	 wait_ms;	/* --cancel --wait; 0: not given */
+	bool		 wait_given;
+	uint64_t	 from_seq;	/* --follow --from-seq, 1 by default */
 
 	struct jw_origin *origins;	/* private to config.c */
 };

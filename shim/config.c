@@ -324,6 +324,7 @@ set_defaults(struct jw_config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->events_fd = -1;
+	c->from_seq = 1;
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].def != NULL && opts[i].type != T_LATER &&
 		    opt_set(c, &opts[i], opts[i].def, why, sizeof(why)) == -1)
@@ -449,9 +450,63 @@ struct cli_setting {
 };
 
 static int
+set_mode(struct jw_config *c, enum jw_mode m, FILE *err)
+{
+	if (c->mode != JW_MODE_RUN && c->mode != m) {
+		fprintf(err, "jobwrap: --inspect, --reap, --cancel, --follow and "
+		    "--check-config go one at a time\n");
+		return -1;
+	}
+	c->mode = m;
+	return 0;
+}
+
+/* An option that belongs to a mode: checked once the mode is known. */
+static int
+mode_option(struct jw_config *c, int ch, const char *arg, FILE *err)
+{
+	const char *why;
+
+	switch (ch) {
+	case O_JSON:
+		c->json = true;
+		return 0;
+	case O_DRYRUN:
+		c->dry_run = true;
+		return 0;
+	case O_WAIT:
+		if (jw_duration_parse(arg, &c->wait_ms, &why) == -1) {
+			fprintf(err, "jobwrap: --wait %s: %s\n", arg, why);
+			return -1;
+		}
+		c->wait_given = true;
+		return 0;
+	case O_FROMSEQ:
+		if (parse_count(arg, UINT64_MAX, &c->from_seq) == -1 ||
+		    c->from_seq == 0) {
+			fprintf(err, "jobwrap: --from-seq %s: expected a seq, a "
+			    "whole number from 1\n", arg);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int
 mode_flag(struct jw_config *c, int ch, FILE *err)
 {
 	switch (ch) {
+	case O_INSPECT:
+		return set_mode(c, JW_MODE_INSPECT, err);
+	case O_REAP:
+		return set_mode(c, JW_MODE_REAP, err);
+	case O_CANCEL:
+		return set_mode(c, JW_MODE_CANCEL, err);
+	case O_FOLLOW:
+		return set_mode(c, JW_MODE_FOLLOW, err);
+	case O_JSON: case O_DRYRUN: case O_WAIT: case O_FROMSEQ:
+		return mode_option(c, ch, optarg, err);
 	case O_HELP:
 		c->mode = JW_MODE_HELP;
 		return 0;
@@ -459,14 +514,45 @@ mode_flag(struct jw_config *c, int ch, FILE *err)
 		c->mode = JW_MODE_VERSION;
 		return 0;
 	case O_CHECK:
-		c->mode = JW_MODE_CHECK_CONFIG;
-		return 0;
+		return set_mode(c, JW_MODE_CHECK_CONFIG, err);
 	default:
-		fprintf(err, "jobwrap: --inspect, --reap, --cancel, --follow "
-		    "and their options are not yet supported by jobwrap %s\n",
-		    JW_VERSION);
 		return -1;
 	}
+}
+
+/* Each mode's own options, and its operands. */
+static int
+check_mode(const struct jw_config *c, FILE *err)
+{
+	static const char *names[] = {
+		[JW_MODE_INSPECT] = "--inspect", [JW_MODE_REAP] = "--reap",
+		[JW_MODE_CANCEL] = "--cancel", [JW_MODE_FOLLOW] = "--follow",
+	};
+	size_t n = 0;
+	const char *bad = c->json && c->mode != JW_MODE_INSPECT ? "--json" :
+	    c->dry_run && c->mode != JW_MODE_REAP ? "--dry-run" :
+	    c->wait_given && c->mode != JW_MODE_CANCEL ? "--wait" :
+	    c->from_seq != 1 && c->mode != JW_MODE_FOLLOW ? "--from-seq" : NULL;
+
+	if (bad != NULL) {
+		fprintf(err, "jobwrap: %s does not go with %s\n", bad,
+		    c->mode < sizeof(names) / sizeof(names[0]) &&
+		    names[c->mode] ? names[c->mode] : "a supervised run");
+		return -1;
+	}
+	if (c->mode < JW_MODE_INSPECT)
+		return 0;
+	while (c->argv[n] != NULL)
+		n++;
+	if (n == 0 || (n > 1 && (c->mode == JW_MODE_CANCEL ||
+	    c->mode == JW_MODE_FOLLOW))) {
+		fprintf(err, "jobwrap: %s takes %s (see jobwrap --help)\n",
+		    names[c->mode], c->mode == JW_MODE_CANCEL ? "one status "
+		    "file" : c->mode == JW_MODE_FOLLOW ? "one events file" :
+		    "status files or directories");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -580,6 +666,8 @@ jw_config_load(struct jw_config *c, int argc, char *argv[], FILE *err)
 	rc2 = load_file(&L);
 	jw_config_free(&L.scratch);
 	if (rc2 == -1 || apply_cli(&L, set, nset) == -1)
+		goto out;
+	if (check_mode(c, err) == -1)
 		goto out;
 	if (c->mode == JW_MODE_RUN && c->argv[0] == NULL) {
 		fprintf(err, "jobwrap: no command given (usage: jobwrap "
@@ -742,6 +830,10 @@ jw_usage(FILE *out)
 {
 	fprintf(out,
 "usage: jobwrap [OPTIONS] [--] COMMAND [ARG...]\n"
+"       jobwrap --inspect [--json] PATH...\n"
+"       jobwrap --reap [--dry-run] PATH...\n"
+"       jobwrap --cancel [--wait DUR] STATUS_FILE\n"
+"       jobwrap --follow [--from-seq N] EVENTS_FILE\n"
 "       jobwrap --check-config [-c FILE] [-p NAME]\n"
 "       jobwrap --help | --version\n"
 "\n"

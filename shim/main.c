@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "jobwrap.h"
+#include "modes.h"
 #include "supervisor.h"
 
 int
@@ -32,9 +33,17 @@ main(int argc, char *argv[])
 	case JW_MODE_RUN:
 		rc = jw_supervise(&c);
 		break;
-	default:
-		fprintf(stderr, "jobwrap: this mode is not yet supported\n");
-		rc = JW_EXIT_INTERNAL;
+	case JW_MODE_INSPECT:
+		rc = jw_inspect(&c);
+		break;
+	case JW_MODE_REAP:
+		rc = jw_reap(&c);
+		break;
+	case JW_MODE_CANCEL:
+		rc = jw_cancel(&c);
+		break;
+	case JW_MODE_FOLLOW:
+		rc = jw_follow(&c);
 		break;
 	}
 	if (rc == 0 && (fflush(stdout) == EOF || ferror(stdout))) {

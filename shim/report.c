@@ -70,7 +70,7 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 
 	return json_pack("{s:i, s:s, s:s, s:o, s:i, s:o, s:o, s:i, s:s, s:s,"
 	    " s:o, s:I, s:o, s:o, s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:o}",
+	    " s:I, s:I, s:o, s:I}",
 	    "v", JW_SCHEMA_VERSION,
 	    "run_id", r->cfg->run_id,
 	    "state", r->state ? r->state : JW_ST_RUNNING,
@@ -97,7 +97,9 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 	    "dropped_err", (json_int_t)r->dropped_err,
 	    "notify_dropped", (json_int_t)r->notify_dropped,
 	    "events_seq", (json_int_t)events_seq,
-	    "rusage", rusage_json());
+	    "rusage", rusage_json(),
+	    /* --cancel waits this long plus a margin for the end. */
+	    "kill_after_ms", (json_int_t)r->cfg->kill_after_ms);
 }
 
 json_t *

@@ -11,7 +11,6 @@ from conftest import BIN, check_events
 NOT_BUILT_CLI = [
     ["--seccomp", "off"],
     ["--rlimit-nofile", "64"], ["--rlimit-core", "0"], ["--rlimit-as", "1"],
-    ["--inspect"], ["--reap"], ["--cancel"], ["--follow"],
 ]
 NOT_BUILT_KEYS = [
     "seccomp = off", "rlimit_nofile = 64",

@@ -16,7 +16,7 @@ from conftest import (STATUS_FIELDS, TERMINAL, check_events, read_events,
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ALL_FIELDS = set(STATUS_FIELDS) | {"dropped_out", "dropped_err",
-                                   "notify_dropped"}
+                                   "notify_dropped", "kill_after_ms"}
 
 
 def load(path):

@@ -197,7 +197,10 @@ test_cli_errors(void **state)
 		{ "--seccomp", "off", "--", "true" },
 		{ "--bogus", "--", "true", NULL },
 		{ "--notify=maybe", "--", "true", NULL },
-		{ "--inspect", "x", NULL, NULL },
+		{ "--inspect", NULL, NULL, NULL },	/* no operand */
+		{ "--follow", "a", "b", NULL },		/* one file */
+		{ "--json", "--", "true", NULL },	/* not with a run */
+		{ "--inspect", "--reap", "x", NULL },	/* one mode */
 		{ "--run-id", "has space", "--", "true" },
 		{ "-t", NULL, NULL, NULL },
 	};

@@ -1,0 +1,236 @@
+/*
+ * reap.c: --reap, settle runs whose supervisor died without an end.
+ *
+ * Only under the run's own lock, so a live supervisor is never touched,
+ * and only processes of the run's process group that started after the
+ * run did are killed, so a group id reused since is never hit.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "jobwrap.h"
+#include "modes.h"
+#include "runs.h"
+#include "status.h"
+
+struct pids {
+	pid_t	v[64];
+	size_t	n;		/* found; only the first 64 are kept */
+};
+
+static long long
+now_ms(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* RFC 3339 UTC with milliseconds to ms since the epoch, or -1. */
+static long long
+epoch_ms(const char *s)
+{
+	struct tm tm = { 0 };
+	int ms = 0;
+
+	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year,
+	    &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+	    &ms) != 7)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
+/* Group and start (ms since the epoch) of pid from /proc; -1 if gone. */
+static int
+proc_info(pid_t pid, pid_t *pgid, long long *start, long long boot_ms,
+    long tick)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ticks;
+	FILE *f;
+	char state;
+	int pg, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = (int)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n > 0 ? n : 0] = '\0';
+	/* After the name: state ppid pgrp ... field 22 is starttime.  A
+	 * zombie is dead already. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+	    "%c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+	    "%*d %*d %*d %*d %llu", &state, &pg, &ticks) != 3 ||
+	    state == 'Z' || state == 'X')
+		return -1;
+	*pgid = pg;
+	*start = boot_ms + (long long)(ticks * 1000 / (unsigned long long)tick);
+	return 0;
+}
+
+/* Processes of group pgid that started at or after since_ms. */
+static void
+leftovers(pid_t pgid, long long since_ms, struct pids *out)
+{
+	long long boot = now_ms(CLOCK_REALTIME) - now_ms(CLOCK_BOOTTIME);
+	long tick = sysconf(_SC_CLK_TCK);
+	struct dirent *d;
+	DIR *dp;
+
+	out->n = 0;
+	if (pgid <= 1 || (dp = opendir("/proc")) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		pid_t pid = (pid_t)strtol(d->d_name, NULL, 10), pg;
+		long long start;
+
+		/* Start times are in clock ticks: allow one tick's slack. */
+		if (pid > 0 && proc_info(pid, &pg, &start, boot, tick) == 0 &&
+		    pg == pgid && start + 1000 / tick + 1 >= since_ms) {
+			if (out->n < sizeof(out->v) / sizeof(out->v[0]))
+				out->v[out->n] = pid;
+			out->n++;
+		}
+	}
+	closedir(dp);
+}
+
+static int
+mark_orphaned(struct jw_status *st, json_t *doc, size_t killed, FILE *err)
+{
+	char now[JW_RFC3339_BUFSZ], why[512], reason[512];
+	long long start = epoch_ms(jw_doc_str(doc, "started_at"));
+	long long pid = jw_doc_int(doc, "jobwrap_pid");
+	long long pgid = jw_doc_int(doc, "pgid");
+	int rc;
+
+	if (killed > 0)
+		snprintf(reason, sizeof(reason), "the supervisor (jobwrap pid "
+		    "%lld) died without recording an end; --reap found its "
+		    "lock free and killed %zu leftover process%s of process "
+		    "group %lld", pid, killed, killed == 1 ? "" : "es", pgid);
+	else
+		snprintf(reason, sizeof(reason), "the supervisor (jobwrap pid "
+		    "%lld) died without recording an end; --reap found its "
+		    "lock free and no process of it left", pid);
+	jw_rfc3339_now(now, sizeof(now));
+	if (json_object_set_new(doc, "state", json_string(JW_ST_ORPHANED)) ||
+	    json_object_set_new(doc, "ended_at", json_string(now)) ||
+	    json_object_set_new(doc, "updated_at", json_string(now)) ||
+	    json_object_set_new(doc, "exit_code", json_null()) ||
+	    json_object_set_new(doc, "reason", json_string(reason)) ||
+	    (start >= 0 && json_object_set_new(doc, "duration_ms",
+	    json_integer(now_ms(CLOCK_REALTIME) - start)))) {
+		fprintf(err, "jobwrap: out of memory\n");
+		return -1;
+	}
+	if ((rc = jw_status_write(st, doc, why, sizeof(why))) == -1)
+		fprintf(err, "jobwrap: %s\n", why);
+	return rc;
+}
+
+static void
+print_pids(const struct pids *p)
+{
+	for (size_t i = 0; i < p->n && i < sizeof(p->v) / sizeof(p->v[0]); i++)
+		printf(" %d", (int)p->v[i]);
+	if (p->n > sizeof(p->v) / sizeof(p->v[0]))
+		printf(" ...");
+}
+
+/* The pids killed so far; true when pid is new. */
+struct killed {
+	pid_t	v[4096];
+	size_t	n;
+};
+
+static bool
+remember(struct killed *k, pid_t pid)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (k->v[i] == pid)
+			return false;
+	if (k->n < sizeof(k->v) / sizeof(k->v[0]))
+		k->v[k->n++] = pid;
+	return true;
+}
+
+/* Settle one run.  0, or 1 after a message. */
+static int
+reap_one(const struct jw_config *c, const char *path)
+{
+	struct jw_status st;
+	struct pids p;
+	char why[512];
+	json_t *doc;
+	long long since;
+	struct killed dead = { .n = 0 };
+	size_t killed = 0;
+	pid_t pgid;
+	int rc = 0;
+
+	/* The lock first: only then is what the file says final. */
+	if (jw_status_open(&st, path, why, sizeof(why)) == -1)
+		return errno == EWOULDBLOCK ? 0 : (fprintf(stderr,
+		    "jobwrap: %s\n", why), 1);
+	doc = jw_status_read(path, why, sizeof(why));
+	if (doc == NULL || strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING)) {
+		json_decref(doc);
+		jw_status_close(&st);
+		return 0;	/* it ended meanwhile, or is gone */
+	}
+	pgid = (pid_t)jw_doc_int(doc, "pgid");
+	since = epoch_ms(jw_doc_str(doc, "started_at"));
+	leftovers(pgid, since, &p);
+	if (c->dry_run) {
+		printf("%s: would be orphaned (would kill %zu process%s%s", path,
+		    p.n, p.n == 1 ? "" : "es", p.n ? ":" : "");
+		print_pids(&p);
+		printf(")\n");
+	} else {
+		/* Again until none is left: one may fork while we kill,
+		 * and one killed may not have died yet (counted once). */
+		for (int round = 0; p.n > 0 && round < 100; round++) {
+			for (size_t i = 0; i < p.n &&
+			    i < sizeof(p.v) / sizeof(p.v[0]); i++)
+				if (kill(p.v[i], SIGKILL) == 0 &&
+				    remember(&dead, p.v[i]))
+					killed++;
+			leftovers(pgid, since, &p);
+		}
+		if (mark_orphaned(&st, doc, killed, stderr) == 0)
+			printf("%s: orphaned (killed %zu process%s)\n", path,
+			    killed, killed == 1 ? "" : "es");
+		else
+			rc = 1;
+	}
+	json_decref(doc);
+	jw_status_close(&st);
+	return rc;
+}
+
+int
+jw_reap(const struct jw_config *c)
+{
+	struct jw_runs r = { 0 };
+	int rc = jw_runs_load(c, &r);
+
+	for (size_t i = 0; i < r.n; i++)
+		if (r.v[i].holder == 0 &&
+		    strcmp(jw_doc_str(r.v[i].doc, "state"), JW_ST_RUNNING) == 0)
+			rc |= reap_one(c, r.v[i].path);
+	jw_runs_free(&r);
+	return rc;
+}
