@@ -121,7 +121,13 @@ jw_cancel(const struct jw_config *c)
 	if (pid <= 0 || holder != (pid_t)pid) {
 		if (pfd != -1)
 			close(pfd);
-		if (holder > 0)
+		if ((doc = terminal(path)) != NULL) {
+			/* It ended between our two looks. */
+			fprintf(stderr, "jobwrap: %s: already ended: %s "
+			    "(nothing to cancel)\n", path,
+			    jw_doc_str(doc, "state"));
+			json_decref(doc);
+		} else if (holder > 0)
 			fprintf(stderr, "jobwrap: %s: its lock is held by pid %d, "
 			    "not by its supervisor (jobwrap pid %lld): not "
 			    "cancelled\n", path, (int)holder, pid);
