@@ -80,6 +80,7 @@ struct sup {
 	int		 tattempt, tidle, tbackoff;
 	int		 parentfd;	/* pidfd of the process that started us */
 	pid_t		 parent;
+	int		 parent_err;	/* why there is no pidfd */
 	bool		 unattended;	/* it died and the run went on */
 	struct watch	 w[W_COUNT];
 	struct jw_events *ev;
@@ -994,30 +995,43 @@ spawn_attempt(struct sup *s)
 }
 
 /*
- * Watch the parent through a pidfd.  It may have died before we got here:
- * then we were reparented and getppid() changed under us.  Returns 0, 1
- * when the parent is already gone, -1 with a message.
+ * Take hold of the parent at once, before anything slow (the first status
+ * write fsyncs): a parent that dies before getppid() cannot be told from
+ * whoever adopted us, so the window is kept as short as possible.
+ */
+static void
+grab_parent(struct sup *s)
+{
+	s->parent = getppid();
+	s->parent_err = 0;
+	if (s->parent == 0)
+		return;		/* started from outside our pid namespace */
+	s->parentfd = (int)syscall(SYS_pidfd_open, s->parent, 0);
+	if (s->parentfd == -1)
+		s->parent_err = errno;
+}
+
+/*
+ * Watch the parent grabbed earlier.  0, 1 when it is already gone (the
+ * pidfd found no such process, or getppid() changed: we were adopted),
+ * -1 with a message.
  */
 static int
-open_parent(struct sup *s, char *err, size_t errlen)
+watch_parent(struct sup *s, char *err, size_t errlen)
 {
-	s->parentfd = -1;
-	s->parent = getppid();
 	if (s->parent == 0)
-		return 0;	/* started from outside our pid namespace */
-	s->parentfd = (int)syscall(SYS_pidfd_open, s->parent, 0);
-	if (s->parentfd == -1 && errno != ESRCH) {
+		return 0;
+	if (s->parentfd == -1 && s->parent_err != ESRCH) {
 		/* With continue, watching only adds a note to the reason. */
 		if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE)
 			return 0;
 		snprintf(err, errlen, "cannot watch the parent process (pid "
 		    "%d): pidfd_open: %s (--on-parent-death continue does "
-		    "without)", (int)s->parent, strerror(errno));
+		    "without)", (int)s->parent, strerror(s->parent_err));
 		return -1;
 	}
 	if (s->parentfd == -1 || getppid() != s->parent)
 		return 1;
-	(void)fcntl(s->parentfd, F_SETFD, FD_CLOEXEC);
 	watch(s, W_PARENT, s->parentfd, EPOLLIN);
 	return 0;
 }
@@ -1182,6 +1196,7 @@ jw_supervise(const struct jw_config *c)
 	int rc;
 
 	init_run(&s, c);
+	grab_parent(&s);
 	if (jw_tree_subreaper() == -1) {
 		jw_warn("cannot become a child subreaper: %s", strerror(errno));
 		return JW_EXIT_INTERNAL;
@@ -1201,7 +1216,7 @@ jw_supervise(const struct jw_config *c)
 		arm(&s, s.tdeadline, s.run.t0 + c->timeout_ms, 0, true);
 	if (c->heartbeat_ms > 0)
 		arm(&s, s.theartbeat, c->heartbeat_ms, c->heartbeat_ms, false);
-	switch (open_parent(&s, err, sizeof(err))) {
+	switch (watch_parent(&s, err, sizeof(err))) {
 	case -1:
 		fail(&s, "%s", err);
 		break;
