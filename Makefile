@@ -9,7 +9,7 @@ DATADIR	 = $(PREFIX)/share/jobwrap
 
 CC	?= cc
 PYTHON	?= /usr/bin/python3
-PKGS	 = inih jansson
+PKGS	 = inih jansson libseccomp
 WARN	 = -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Werror
 CFLAGS	?= -O2 -g
@@ -22,18 +22,18 @@ SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 MODULES	 = config ini_load duration signame json clock log wfd events \
 	   status tail spawn proctree relay report outcome retry literal lines notify said \
-	   runs inspect reap cancel follow \
+	   runs inspect reap cancel follow syscalls sandbox \
 	   supervisor
 OBJS	 = $(MODULES:%=build/obj/%.o)
 SOBJS	 = $(MODULES:%=build/san/%.o)
 HEADERS	 = $(wildcard include/*.h)
 UNIT	 = duration signame config json retry literal lines
-HELPERS	 = jwchild jwnotify
+HELPERS	 = jwchild jwnotify jwsys
 
 # Debian packages: to build, to test, to benchmark.
 DEPS_BUILD = gcc make pkg-config libinih-dev libseccomp-dev libjansson-dev
 DEPS_TEST  = libcmocka-dev python3 python3-pytest python3-jsonschema \
-	     valgrind procps util-linux
+	     valgrind procps util-linux nodejs
 DEPS_BENCH = hyperfine tini dumb-init coreutils
 
 .PHONY: all deps deps-bench demo check test unit integration bench \

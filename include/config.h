@@ -14,6 +14,8 @@
 #include <jansson.h>
 
 #include "retry.h"
+#include "sandbox.h"
+#include "syscalls.h"
 
 enum jw_mode {
 	JW_MODE_RUN, JW_MODE_CHECK_CONFIG, JW_MODE_HELP, JW_MODE_VERSION,
@@ -55,6 +57,9 @@ struct jw_config {
 	struct jw_pattern retry_pattern, error_pattern;
 	bool		 notify;
 	int		 on_parent_death;	/* JW_PDEATH_* */
+	char		*seccomp;	/* off, contain or a [seccomp NAME] */
+	struct jw_seccomp sc;		/* ... resolved: what it denies */
+	struct jw_limit	 rlimit[JW_RL_COUNT];
 
 	char *const	*argv;		/* the command, or a mode's operands */
 

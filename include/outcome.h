@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "run.h"
@@ -28,6 +29,7 @@ struct jw_ending {
 	const char	*error;		/* JW_C_ERROR: what failed */
 	bool		 wstatus_known;
 	int		 wstatus;	/* of the command, from waitpid */
+	uint64_t	 cpu_ms;	/* ... and the CPU time it used */
 	size_t		 leftovers;	/* processes left when it exited */
 	bool		 escalated;	/* SIGKILL was sent */
 	const char	*kill_why;	/* ... because of this (a signal reason) */

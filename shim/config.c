@@ -24,8 +24,11 @@ enum otype {
 	T_DURATION, T_SIGNAL, T_COUNT, T_FD, T_PATH, T_RUNID, T_BOOL,
 	T_RETRYON, T_REGEX,
 	T_CHOICE,	/* one word of arg ("a|b"), stored as its index */
-	T_LATER,	/* contract option this version does not build yet */
+	T_SECCOMP,	/* a profile name */
+	T_RLIMIT,	/* max: one of the units below */
 };
+
+enum { U_COUNT, U_BYTES, U_SECONDS };	/* of a T_RLIMIT */
 
 #define NOFIELD	((size_t)-1)
 #define F(m)	offsetof(struct jw_config, m)
@@ -60,13 +63,19 @@ static const struct opt opts[] = {
 	{ "status-file", 0, T_PATH, F(status_file), NULL, 0, "PATH" },
 	{ "on-parent-death", 0, T_CHOICE, F(on_parent_death), "kill", 0,
 	    "kill|continue" },
-	{ "seccomp", 0, T_LATER, NOFIELD, "contain", 0, "PROFILE" },
-	{ "rlimit-core", 0, T_LATER, NOFIELD, NULL, 0, "N" },
-	{ "rlimit-nofile", 0, T_LATER, NOFIELD, NULL, 0, "N" },
-	{ "rlimit-as", 0, T_LATER, NOFIELD, NULL, 0, "N" },
-	{ "rlimit-cpu", 0, T_LATER, NOFIELD, NULL, 0, "N" },
-	{ "rlimit-nproc", 0, T_LATER, NOFIELD, NULL, 0, "N" },
-	{ "rlimit-fsize", 0, T_LATER, NOFIELD, NULL, 0, "N" },
+	{ "seccomp", 0, T_SECCOMP, F(seccomp), "contain", 0, "PROFILE" },
+	{ "rlimit-core", 0, T_RLIMIT, F(rlimit[JW_RL_CORE]), NULL, U_BYTES,
+	    "BYTES" },
+	{ "rlimit-nofile", 0, T_RLIMIT, F(rlimit[JW_RL_NOFILE]), NULL,
+	    U_COUNT, "N" },
+	{ "rlimit-as", 0, T_RLIMIT, F(rlimit[JW_RL_AS]), NULL, U_BYTES,
+	    "BYTES" },
+	{ "rlimit-cpu", 0, T_RLIMIT, F(rlimit[JW_RL_CPU]), NULL, U_SECONDS,
+	    "DUR" },
+	{ "rlimit-nproc", 0, T_RLIMIT, F(rlimit[JW_RL_NPROC]), NULL, U_COUNT,
+	    "N" },
+	{ "rlimit-fsize", 0, T_RLIMIT, F(rlimit[JW_RL_FSIZE]), NULL, U_BYTES,
+	    "BYTES" },
 	{ "tail-bytes", 0, T_COUNT, F(tail_bytes), "4096", JW_TAIL_MAX, "N" },
 	{ "notify", 0, T_BOOL, F(notify), "yes", 0, "yes|no" },
 };
@@ -90,6 +99,8 @@ struct loader {
 	struct jw_config scratch;	/* profiles not chosen are checked here */
 	struct jw_origin *from;
 	FILE		*err;
+	struct jw_seccomp *sc;		/* the [seccomp NAME] sections */
+	size_t		 nsc;
 };
 
 static void
@@ -198,6 +209,66 @@ pattern_set(struct jw_pattern *p, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+/* "unlimited", or a count; bytes may end in K, M, G or T (binary). */
+static int
+parse_limit(const char *v, uint64_t unit, struct jw_limit *l, char *why,
+    size_t whylen)
+{
+	static const char suffix[] = "KMGT";
+	const char *phrase, *p;
+	uint64_t n, mult = 1;
+	char num[32];
+	size_t len = strlen(v);
+
+	if (strcmp(v, "unlimited") == 0) {
+		*l = (struct jw_limit){ true, JW_RL_UNLIMITED };
+		return 0;
+	}
+	if (unit == U_SECONDS) {
+		if (jw_duration_parse(v, &n, &phrase) == -1 || n == 0) {
+			snprintf(why, whylen, "expected CPU time of at least 1s "
+			    "(30, 90s, 5m) or unlimited");
+			return -1;
+		}
+		*l = (struct jw_limit){ true, (n + 999) / 1000 };
+		return 0;
+	}
+	if (unit == U_BYTES && len > 0 &&
+	    (p = strchr(suffix, toupper((unsigned char)v[len - 1]))) != NULL) {
+		mult = 1ULL << (10 * (p - suffix + 1));
+		len--;
+	}
+	if (len == 0 || len >= sizeof(num))
+		goto bad;
+	memcpy(num, v, len);
+	num[len] = '\0';
+	if (parse_count(num, UINT64_MAX / mult - 1, &n) == -1)
+		goto bad;
+	*l = (struct jw_limit){ true, n * mult };
+	return 0;
+bad:
+	snprintf(why, whylen, "expected a whole number%s or unlimited",
+	    unit == U_BYTES ? " of bytes (K, M, G, T: binary multiples)" : "");
+	return -1;
+}
+
+static int
+set_seccomp_name(char **field, const char *v, char *why, size_t whylen)
+{
+	char *s;
+
+	if (strcmp(v, "off") != 0 && strcmp(v, "contain") != 0 &&
+	    jw_seccomp_name_ok(v, why, whylen) == -1)
+		return -1;
+	if ((s = strdup(v)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	free(*field);
+	*field = s;
+	return 0;
+}
+
 /* The index of v among the '|'-separated words of list, or -1. */
 static int
 choice_index(const char *list, const char *v)
@@ -241,10 +312,11 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 	int sig, idx;
 
 	switch (o->type) {
-	case T_LATER:
-		snprintf(why, whylen, "not yet supported by jobwrap %s",
-		    JW_VERSION);
-		return -1;
+	case T_SECCOMP:
+		return set_seccomp_name((char **)field, v, why, whylen);
+	case T_RLIMIT:
+		return parse_limit(v, o->max, (struct jw_limit *)field, why,
+		    whylen);
 	case T_DURATION:
 		if (jw_duration_parse(v, &n, &phrase) == -1) {
 			snprintf(why, whylen, "%s (examples: 250ms, 30s, 1h30m)",
@@ -326,7 +398,7 @@ set_defaults(struct jw_config *c)
 	c->events_fd = -1;
 	c->from_seq = 1;
 	for (size_t i = 0; i < NOPTS; i++)
-		if (opts[i].def != NULL && opts[i].type != T_LATER &&
+		if (opts[i].def != NULL &&
 		    opt_set(c, &opts[i], opts[i].def, why, sizeof(why)) == -1)
 			abort();	/* the table itself is wrong */
 }
@@ -354,6 +426,88 @@ apply_ini(void *arg, const char *file, int line, const char *key,
 	if (!dry)
 		L->from[o - opts] = (struct jw_origin){ file, line };
 	return 0;
+}
+
+/* A [seccomp NAME] header (key NULL) or one of its keys. */
+static int
+apply_seccomp(void *arg, const char *file, int line, const char *name,
+    const char *key, const char *value)
+{
+	struct loader *L = arg;
+	struct jw_seccomp *p;
+	char why[160];
+
+	if (key == NULL) {
+		if (jw_seccomp_name_ok(name, why, sizeof(why)) == -1) {
+			fprintf(L->err, "jobwrap: %s:%d: [seccomp %s]: %s\n", file,
+			    line, name, why);
+			return -1;
+		}
+		p = realloc(L->sc, (L->nsc + 1) * sizeof(*p));
+		if (p == NULL || jw_seccomp_init(&p[L->nsc], name, file, line)
+		    == -1) {
+			if (p != NULL)
+				L->sc = p;
+			fprintf(L->err, "jobwrap: out of memory\n");
+			return -1;
+		}
+		L->sc = p;
+		L->nsc++;
+		return 0;
+	}
+	p = &L->sc[L->nsc - 1];		/* ini_load gives the header first */
+	if (jw_seccomp_set(p, key, value, why, sizeof(why)) == -1) {
+		fprintf(L->err, "jobwrap: %s:%d: %s = %s: %s\n", file, line, key,
+		    value, why);
+		return -1;
+	}
+	if (strcmp(key, "allow") == 0)
+		p->allow_line = line;
+	return 0;
+}
+
+/* Every section is checked, the chosen one is moved into c->sc. */
+static int
+resolve_seccomp(struct loader *L)
+{
+	struct jw_config *c = L->c;
+	const struct jw_origin *from = &L->from[opt_by_key("seccomp") - opts];
+	char why[160];
+
+	for (size_t i = 0; i < L->nsc; i++)
+		if (jw_seccomp_finish(&L->sc[i], why, sizeof(why)) == -1) {
+			fprintf(L->err, "jobwrap: %s:%d: %s\n", L->sc[i].file,
+			    L->sc[i].allow_line, why);
+			return -1;
+		}
+	if (jw_seccomp_builtin(&c->sc, c->seccomp) == 0)
+		return 0;
+	for (size_t i = 0; i < L->nsc; i++)
+		if (strcmp(L->sc[i].name, c->seccomp) == 0) {
+			c->sc = L->sc[i];
+			memset(&L->sc[i], 0, sizeof(L->sc[i]));
+			return 0;
+		}
+	if (from->line > 0)
+		fprintf(L->err, "jobwrap: %s:%d: seccomp = %s: ", from->file,
+		    from->line, c->seccomp);
+	else
+		fprintf(L->err, "jobwrap: --seccomp %s: ", c->seccomp);
+	if (c->config_path != NULL)
+		fprintf(L->err, "no section [seccomp %s] in %s (built in: off, "
+		    "contain)\n", c->seccomp, c->config_path);
+	else
+		fprintf(L->err, "no such profile (built in: off, contain; "
+		    "others come from a [seccomp NAME] section of -c FILE)\n");
+	return -1;
+}
+
+static void
+free_sections(struct loader *L)
+{
+	for (size_t i = 0; i < L->nsc; i++)
+		jw_seccomp_free(&L->sc[i]);
+	free(L->sc);
 }
 
 static int
@@ -627,6 +781,7 @@ load_file(struct loader *L)
 	struct ini_load il = {
 		.path = c->config_path, .profile = c->profile,
 		.known_key = known_key, .apply = apply_ini, .arg = L,
+		.seccomp_key = jw_seccomp_key, .seccomp = apply_seccomp,
 		.err = L->err,
 	};
 
@@ -665,7 +820,8 @@ jw_config_load(struct jw_config *c, int argc, char *argv[], FILE *err)
 	set_defaults(&L.scratch);
 	rc2 = load_file(&L);
 	jw_config_free(&L.scratch);
-	if (rc2 == -1 || apply_cli(&L, set, nset) == -1)
+	if (rc2 == -1 || apply_cli(&L, set, nset) == -1 ||
+	    resolve_seccomp(&L) == -1)
 		goto out;
 	if (check_mode(c, err) == -1)
 		goto out;
@@ -683,6 +839,7 @@ jw_config_load(struct jw_config *c, int argc, char *argv[], FILE *err)
 	}
 	rc = 0;
 out:
+	free_sections(&L);
 	free(set);
 	return rc;
 }
@@ -692,6 +849,9 @@ jw_config_free(struct jw_config *c)
 {
 	free(c->events_file);
 	free(c->status_file);
+	free(c->seccomp);
+	jw_seccomp_free(&c->sc);
+	c->seccomp = NULL;
 	jw_retry_on_free(&c->retry_on);
 	pattern_free(&c->retry_pattern);
 	pattern_free(&c->error_pattern);
@@ -708,8 +868,18 @@ opt_text(const struct jw_config *c, const struct opt *o, char *buf,
 	const char *field = (o->off == NOFIELD) ? NULL : (const char *)c + o->off;
 
 	switch (o->type) {
-	case T_LATER:
-		return o->def;
+	case T_SECCOMP:
+		return *(char *const *)field;
+	case T_RLIMIT: {
+		const struct jw_limit *l = (const struct jw_limit *)field;
+		if (!l->set)
+			return NULL;
+		if (l->value == JW_RL_UNLIMITED)
+			return "unlimited";
+		snprintf(buf, len, "%llu%s", (unsigned long long)l->value,
+		    o->max == U_SECONDS ? "s" : "");
+		return buf;
+	}
 	case T_DURATION:
 		jw_duration_format(*(const uint64_t *)field, buf, len);
 		return buf;
@@ -777,10 +947,7 @@ jw_config_print(const struct jw_config *c, FILE *out)
 		const char *v = opt_text(c, o, buf, sizeof(buf));
 
 		ini_key(o, key, sizeof(key));
-		if (o->type == T_LATER)
-			fprintf(out, ";%s =%s%s\t; not yet supported\n", key,
-			    v ? " " : "", v ? v : "");
-		else if (v == NULL)
+		if (v == NULL)
 			fprintf(out, ";%s =\t; not set\n", key);
 		else if (!ini_safe(v))
 			fprintf(out, ";%s =\t; set to a value an ini file cannot "
@@ -806,11 +973,14 @@ jw_config_json(const struct jw_config *c)
 		const char *v = opt_text(c, o, buf, sizeof(buf));
 		json_t *jv;
 
-		if (o->type == T_LATER || o->type == T_RUNID)
+		if (o->type == T_RUNID)
 			continue;	/* run_id is in every event already */
 		ini_key(o, key, sizeof(key));
 		if (v == NULL)
 			jv = json_null();
+		else if (o->type == T_RLIMIT && strcmp(v, "unlimited") != 0)
+			jv = json_integer((json_int_t)((const struct jw_limit *)
+			    ((const char *)c + o->off))->value);
 		else if (o->type == T_BOOL)
 			jv = json_boolean(strcmp(v, "yes") == 0);
 		else if (o->type == T_COUNT || o->type == T_FD)
@@ -821,6 +991,12 @@ jw_config_json(const struct jw_config *c)
 			json_decref(j);
 			return NULL;
 		}
+	}
+	/* What the profile denies: the name alone does not say. */
+	if (j != NULL && json_object_set_new(j, "seccomp_filter",
+	    jw_seccomp_json(&c->sc)) == -1) {
+		json_decref(j);
+		return NULL;
 	}
 	return j;
 }

@@ -17,14 +17,17 @@
 
 #define SECTION_MAX	49	/* inih truncates longer names silently */
 
+/* A section: [jobwrap] (profile NULL), [profile NAME] or [seccomp NAME]. */
 struct entry {
-	char	*profile;	/* NULL: [jobwrap] */
-	char	*key;
+	int	 seccomp;
+	char	*profile;
+	char	*key;		/* NULL: a [seccomp NAME] header */
 	char	*value;
 	int	 line;
 };
 
 struct section {
+	int	 seccomp;
 	char	*profile;
 	int	 line;
 };
@@ -36,6 +39,7 @@ struct reader {
 	int		 indented;	/* current line starts with white space */
 	int		 err_line;	/* first error we reported, 0: none */
 	char		*cur_profile;	/* section being read; NULL: [jobwrap] */
+	int		 cur_seccomp;	/* ... which is [seccomp NAME] */
 	int		 in_section;
 	struct entry	*e;
 	size_t		 ne, cape;
@@ -63,10 +67,18 @@ fail(struct reader *r, const char *fmt, ...)
 }
 
 static int
-same_profile(const char *a, const char *b)
+same_name(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
+
+static int
+same_section(int sa, const char *a, int sb, const char *b)
+{
+	return sa == sb && same_name(a, b);
+}
+
+static int add_entry(struct reader *, const char *, const char *);
 
 static int
 valid_profile_name(const char *p)
@@ -102,12 +114,13 @@ section_line(struct reader *r, const char *start)
 	free(r->cur_profile);
 	r->cur_profile = NULL;
 	r->in_section = 1;
+	r->cur_seccomp = strncmp(name, "seccomp ", 8) == 0;
 	if (strcmp(name, "jobwrap") != 0) {
-		if (strncmp(name, "profile ", 8) != 0 ||
+		if ((strncmp(name, "profile ", 8) != 0 && !r->cur_seccomp) ||
 		    !valid_profile_name(name + 8)) {
-			fail(r, "unknown section [%s] (expected [jobwrap] or "
-			    "[profile NAME], NAME of letters, digits, '.', '_', "
-			    "'-')", name);
+			fail(r, "unknown section [%s] (expected [jobwrap], "
+			    "[profile NAME] or [seccomp NAME], NAME of letters, "
+			    "digits, '.', '_', '-')", name);
 			return;
 		}
 		if ((r->cur_profile = strdup(name + 8)) == NULL) {
@@ -116,7 +129,8 @@ section_line(struct reader *r, const char *start)
 		}
 	}
 	for (size_t i = 0; i < r->ns; i++)
-		if (same_profile(r->s[i].profile, r->cur_profile)) {
+		if (same_section(r->s[i].seccomp, r->s[i].profile,
+		    r->cur_seccomp, r->cur_profile)) {
 			fail(r, "duplicate section [%s] (first at line %d)",
 			    name, r->s[i].line);
 			return;
@@ -131,8 +145,11 @@ section_line(struct reader *r, const char *start)
 		r->s = s;
 		r->caps = n;
 	}
+	r->s[r->ns].seccomp = r->cur_seccomp;
 	r->s[r->ns].profile = r->cur_profile ? strdup(r->cur_profile) : NULL;
 	r->s[r->ns++].line = r->line;
+	if (r->cur_seccomp && add_entry(r, NULL, NULL) == -1)
+		fail(r, "out of memory");
 }
 
 static char *
@@ -176,11 +193,12 @@ add_entry(struct reader *r, const char *key, const char *value)
 		r->cape = n;
 	}
 	struct entry *e = &r->e[r->ne];
+	e->seccomp = r->cur_seccomp;
 	e->profile = r->cur_profile ? strdup(r->cur_profile) : NULL;
-	e->key = strdup(key);
-	e->value = strdup(value);
+	e->key = key ? strdup(key) : NULL;
+	e->value = value ? strdup(value) : NULL;
 	e->line = r->line;
-	if (e->key == NULL || e->value == NULL ||
+	if ((key && e->key == NULL) || (value && e->value == NULL) ||
 	    (r->cur_profile && e->profile == NULL)) {
 		free(e->profile);
 		free(e->key);
@@ -189,6 +207,28 @@ add_entry(struct reader *r, const char *key, const char *value)
 	}
 	r->ne++;
 	return 0;
+}
+
+/* An indented line after a list key adds to that key's value. */
+static int
+continue_list(struct entry *e, const char *value)
+{
+	size_t n = strlen(e->value), m = strlen(value);
+	char *v = realloc(e->value, n + m + 2);
+
+	if (v == NULL)
+		return -1;
+	v[n] = ' ';
+	memcpy(v + n + 1, value, m + 1);
+	e->value = v;
+	return 0;
+}
+
+static int
+key_known(const struct reader *r, const char *key)
+{
+	return r->cur_seccomp ? r->il->seccomp_key(key) != 0 :
+	    r->il->known_key(key);
 }
 
 static int
@@ -206,10 +246,15 @@ on_key(void *user, const char *section, const char *key, const char *value)
 	}
 	for (size_t i = r->ne; i-- > 0;) {
 		struct entry *e = &r->e[i];
-		if (!same_profile(e->profile, r->cur_profile) ||
+		if (!same_section(e->seccomp, e->profile, r->cur_seccomp,
+		    r->cur_profile) || e->key == NULL ||
 		    strcmp(e->key, key) != 0)
 			continue;
-		if (r->indented && i == r->ne - 1)
+		if (r->indented && i == r->ne - 1 && r->cur_seccomp &&
+		    r->il->seccomp_key(key) == 1) {
+			if (continue_list(e, value) == -1)
+				fail(r, "out of memory");
+		} else if (r->indented && i == r->ne - 1)
 			fail(r, "indented line continues the value of \"%s\", "
 			    "which takes one value (remove the indentation)",
 			    key);
@@ -218,8 +263,10 @@ on_key(void *user, const char *section, const char *key, const char *value)
 			    key, e->line);
 		return 1;
 	}
-	if (!r->il->known_key(key))
-		fail(r, "unknown key \"%s\"", key);
+	if (!key_known(r, key))
+		fail(r, "unknown key \"%s\"%s", key, r->cur_seccomp ?
+		    " (a [seccomp NAME] section has deny, allow, action and "
+		    "errno)" : "");
 	else if (add_entry(r, key, value) == -1)
 		fail(r, "out of memory");
 	return 1;
@@ -229,20 +276,31 @@ static int
 profile_exists(const struct reader *r, const char *profile)
 {
 	for (size_t i = 0; i < r->ns; i++)
-		if (same_profile(r->s[i].profile, profile))
+		if (!r->s[i].seccomp && same_name(r->s[i].profile, profile))
 			return 1;
 	return 0;
 }
 
-/* [jobwrap] then the chosen profile; other profiles are only checked. */
+/*
+ * The seccomp sections, then [jobwrap], then the chosen profile; other
+ * profiles are only checked.
+ */
 static int
 apply_entries(struct reader *r)
 {
 	const struct ini_load *il = r->il;
 
+	for (size_t i = 0; i < r->ne; i++) {
+		const struct entry *e = &r->e[i];
+		if (e->seccomp && il->seccomp(il->arg, il->path, e->line,
+		    e->profile, e->key, e->value) == -1)
+			return -1;
+	}
 	for (int pass = 0; pass < 3; pass++)
 		for (size_t i = 0; i < r->ne; i++) {
 			const struct entry *e = &r->e[i];
+			if (e->seccomp)
+				continue;
 			int chosen = il->profile && e->profile &&
 			    strcmp(il->profile, e->profile) == 0;
 			int want = pass == 0 ? e->profile == NULL :

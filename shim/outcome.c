@@ -1,4 +1,5 @@
 /* outcome.c: state, exit status and reason from how a run ended. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,37 @@ static const char *
 stopped_with(const struct jw_config *c, char *buf, size_t len)
 {
 	return jw_signal_name(c->signal, buf, len);
+}
+
+/*
+ * The kernel enforces --rlimit-cpu with SIGXCPU, then SIGKILL a second
+ * later, and --rlimit-fsize with SIGXFSZ: say which limit it was.
+ */
+static int
+limit_killed(const struct jw_config *c, const struct jw_ending *e,
+    struct jw_run *r)
+{
+	const struct jw_limit *cpu = &c->rlimit[JW_RL_CPU];
+	const struct jw_limit *fsize = &c->rlimit[JW_RL_FSIZE];
+	char sig[JW_SIGNAME_BUFSZ];
+	int s = r->child_signal;
+
+	jw_signal_name(s, sig, sizeof(sig));
+	if (cpu->set && cpu->value != JW_RL_UNLIMITED && (s == SIGXCPU ||
+	    (s == SIGKILL && e->cpu_ms >= cpu->value * 1000))) {
+		snprintf(r->reason, sizeof(r->reason), "the command used up its "
+		    "CPU time limit of %llus (--rlimit-cpu) and was killed by "
+		    "%s", (unsigned long long)cpu->value, sig);
+		return 1;
+	}
+	if (fsize->set && s == SIGXFSZ) {
+		snprintf(r->reason, sizeof(r->reason), "the command tried to "
+		    "write a file past its size limit of %llu bytes "
+		    "(--rlimit-fsize) and was killed by %s",
+		    (unsigned long long)fsize->value, sig);
+		return 1;
+	}
+	return 0;
 }
 
 /* The first sentence of the reason, and the state it stands for. */
@@ -111,6 +143,8 @@ first_sentence(const struct jw_config *c, const struct jw_ending *e,
 		    "with status %d", r->child_code);
 	} else {
 		set(r, JW_ST_SIGNALED, JW_EXIT_SIGNAL_BASE + r->child_signal);
+		if (limit_killed(c, e, r))
+			return;
 		snprintf(r->reason, sizeof(r->reason), "the command was "
 		    "killed by %s, which jobwrap did not send",
 		    jw_signal_name(r->child_signal, sig, sizeof(sig)));

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox.h"
 #include "spawn.h"
 
 #ifdef __SANITIZE_ADDRESS__
@@ -29,13 +30,14 @@
 struct failure {
 	int	stage;
 	int	err;
+	int	limit;
 };
 
 /* Only async-signal-safe calls from here to exec. */
 static void __attribute__((noreturn))
-child_fail(int fd, int stage)
+child_fail(int fd, int stage, int limit)
 {
-	struct failure f = { stage, errno };
+	struct failure f = { stage, errno, limit };
 
 	(void)!write(fd, &f, sizeof(f));
 	_exit(127);
@@ -82,9 +84,7 @@ append_pid(char *s)
 }
 
 struct start {
-	char *const	*argv;
-	char *const	*envp;		/* NULL: ours */
-	char		*pid_slot;	/* NULL, or a string to append our pid to */
+	const struct jw_spawn *sp;
 	pid_t		 supervisor;
 	int		 out[2], err[2], rep[2];
 };
@@ -93,32 +93,36 @@ static int
 child(void *arg)
 {
 	const struct start *a = arg;
-	int rep = a->rep[1];
+	const struct jw_spawn *sp = a->sp;
+	int rep = a->rep[1], what;
 	sigset_t none;
 
 	close(a->rep[0]);
 
 	if (setpgid(0, 0) == -1 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		child_fail(rep, 0);
+		child_fail(rep, JW_SPAWN_SETUP, 0);
 	/* The supervisor may have died before PDEATHSIG was armed. */
 	if (getppid() != a->supervisor) {
 		errno = ESRCH;
-		child_fail(rep, 0);
+		child_fail(rep, JW_SPAWN_SETUP, 0);
 	}
 	reset_dispositions();
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
 	    dup2(a->out[1], 1) == -1 || dup2(a->err[1], 2) == -1)
-		child_fail(rep, 0);
-	if (a->pid_slot != NULL)
-		append_pid(a->pid_slot);
+		child_fail(rep, JW_SPAWN_SETUP, 0);
+	if (sp->pid_slot != NULL)
+		append_pid(sp->pid_slot);
+	if (sp->sandbox != NULL && jw_sandbox_apply(sp->sandbox, &what) == -1)
+		child_fail(rep, what == JW_SB_SECCOMP ? JW_SPAWN_SECCOMP :
+		    JW_SPAWN_RLIMIT, what);
 	/* The pipes are CLOEXEC; only the duplicates survive exec. */
-	if (a->envp != NULL)
-		execvpe(a->argv[0], a->argv, a->envp);
+	if (sp->envp != NULL)
+		execvpe(sp->argv[0], sp->argv, sp->envp);
 	else
-		execvp(a->argv[0], a->argv);
-	child_fail(rep, 1);
+		execvp(sp->argv[0], sp->argv);
+	child_fail(rep, JW_SPAWN_EXEC, 0);
 }
 
 /*
@@ -162,17 +166,17 @@ read_report(int fd, struct failure *f)
 }
 
 int
-jw_spawn(char *const argv[], char *const envp[], char *pid_slot,
-    struct jw_child *c, enum jw_spawn_stage *stage, int *errp)
+jw_spawn(const struct jw_spawn *sp, struct jw_child *c,
+    struct jw_spawn_error *e)
 {
-	struct start a = { argv, envp, pid_slot, getpid(), { -1, -1 },
-	    { -1, -1 }, { -1, -1 } };
+	struct start a = { sp, getpid(), { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	int *out = a.out, *err = a.err, *rep = a.rep;
 	struct failure f;
 	pid_t pid;
 	ssize_t n;
 
-	*stage = JW_SPAWN_SETUP;
+	e->stage = JW_SPAWN_SETUP;
+	e->limit = 0;
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
 	    pipe2(rep, O_CLOEXEC) == -1)
 		goto fail;
@@ -190,7 +194,8 @@ jw_spawn(char *const argv[], char *const envp[], char *pid_slot,
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
 		if (n == (ssize_t)sizeof(f)) {
-			*stage = f.stage ? JW_SPAWN_EXEC : JW_SPAWN_SETUP;
+			e->stage = (enum jw_spawn_stage)f.stage;
+			e->limit = f.limit;
 			errno = f.err;
 		} else if (n != -1)
 			errno = EPROTO;
@@ -206,7 +211,7 @@ jw_spawn(char *const argv[], char *const envp[], char *pid_slot,
 	(void)fcntl(c->err, F_SETPIPE_SZ, 1 << 20);
 	return 0;
 fail:
-	*errp = errno;
+	e->err = errno;
 	for (int i = 0; i < 2; i++) {
 		if (out[i] != -1)
 			close(out[i]);
@@ -215,6 +220,6 @@ fail:
 		if (rep[i] != -1)
 			close(rep[i]);
 	}
-	errno = *errp;
+	errno = e->err;
 	return -1;
 }

@@ -92,6 +92,8 @@ struct sup {
 	struct jw_literals filter;	/* what a matching line must hold */
 	struct jw_notify notify;
 	struct jw_childenv env;
+	struct jw_sandbox sandbox;	/* built before the first attempt */
+	bool		 sandbox_built;
 	uint64_t	 last_activity;	/* output or notify, for --idle-timeout */
 	struct jw_said	 said;
 
@@ -427,6 +429,7 @@ begin_ending(struct sup *s, enum jw_cause cause, const char *why)
 static void
 reap(struct sup *s)
 {
+	struct rusage ru;
 	int st;
 
 	/* A sender that exits right after sending (systemd-notify does) can
@@ -435,7 +438,7 @@ reap(struct sup *s)
 		on_notify(s, SIZE_MAX);
 
 	for (;;) {
-		pid_t p = waitpid(-1, &st, WNOHANG);
+		pid_t p = wait4(-1, &st, WNOHANG, &ru);
 		if (p == -1 && errno == EINTR)
 			continue;
 		if (p == 0) {
@@ -450,6 +453,9 @@ reap(struct sup *s)
 			s->reaped = true;
 			s->end.wstatus = st;
 			s->end.wstatus_known = true;
+			s->end.cpu_ms = (uint64_t)(ru.ru_utime.tv_sec +
+			    ru.ru_stime.tv_sec) * 1000 + (uint64_t)
+			    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 		}
 	}
 	if (s->spawned && s->reaped && s->phase == P_RUN)
@@ -931,19 +937,74 @@ end_backoff(struct sup *s)
 /* ---- starting -------------------------------------------------------- */
 
 static void
-spawn_failed(struct sup *s, enum jw_spawn_stage stage, int err)
+spawn_failed(struct sup *s, int err, int code, const char *error)
 {
 	struct jw_run *r = &s->run;
 
 	emit(s, JW_EV_SPAWN_FAILED, json_pack("{s:i, s:i, s:s}",
-	    "attempt", (int)r->attempt, "errno", err, "error", strerror(err)));
+	    "attempt", (int)r->attempt, "errno", err, "error", error));
 	r->state = JW_ST_SPAWN_FAILED;
-	r->exit_code = stage == JW_SPAWN_SETUP ? JW_EXIT_INTERNAL :
-	    err == ENOENT ? JW_EXIT_NOTFOUND : JW_EXIT_NOEXEC;
-	snprintf(r->reason, sizeof(r->reason), "cannot %s \"%s\": %s",
-	    stage == JW_SPAWN_SETUP ? "start a process for" : "execute",
-	    s->cfg->argv[0], strerror(err));
+	r->exit_code = code;
 	finish(s);
+}
+
+/* The reason in the record, and the exit status, by where it failed. */
+static void
+spawn_error(struct sup *s, const struct jw_spawn_error *e)
+{
+	const struct jw_config *c = s->cfg;
+	struct jw_run *r = &s->run;
+	const char *cmd = c->argv[0];
+	char val[32];
+	int code = JW_EXIT_INTERNAL;
+
+	switch (e->stage) {
+	case JW_SPAWN_EXEC:
+		code = e->err == ENOENT ? JW_EXIT_NOTFOUND : JW_EXIT_NOEXEC;
+		snprintf(r->reason, sizeof(r->reason), "cannot execute \"%s\": "
+		    "%s", cmd, strerror(e->err));
+		break;
+	case JW_SPAWN_RLIMIT:
+		if (c->rlimit[e->limit].value == JW_RL_UNLIMITED)
+			snprintf(val, sizeof(val), "unlimited");
+		else
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)
+			    c->rlimit[e->limit].value);
+		snprintf(r->reason, sizeof(r->reason), "cannot set the limit "
+		    "--rlimit-%s %s for \"%s\": %s%s", jw_rlimit_name(e->limit),
+		    val, cmd, strerror(e->err), e->err == EPERM ? " (above the "
+		    "hard limit jobwrap itself runs under)" : "");
+		break;
+	case JW_SPAWN_SECCOMP:
+		snprintf(r->reason, sizeof(r->reason), "cannot install the "
+		    "seccomp filter \"%s\" for \"%s\": %s; the command was not "
+		    "run unfiltered", c->sc.name, cmd, strerror(e->err));
+		break;
+	default:
+		snprintf(r->reason, sizeof(r->reason), "cannot start a process "
+		    "for \"%s\": %s", cmd, strerror(e->err));
+		break;
+	}
+	spawn_failed(s, e->err, code, e->stage == JW_SPAWN_EXEC ||
+	    e->stage == JW_SPAWN_SETUP ? strerror(e->err) : r->reason);
+}
+
+/* Once per run: libseccomp is slow, the program it makes is not. */
+static int
+build_sandbox(struct sup *s)
+{
+	struct jw_run *r = &s->run;
+
+	if (s->sandbox_built)
+		return 0;
+	if (jw_sandbox_build(&s->sandbox, s->cfg->rlimit, &s->cfg->sc,
+	    r->reason, sizeof(r->reason)) == -1) {
+		jw_reason_append(r, "; the command was not run unfiltered");
+		spawn_failed(s, EINVAL, JW_EXIT_INTERNAL, r->reason);
+		return -1;
+	}
+	s->sandbox_built = true;
+	return 0;
 }
 
 static void
@@ -963,9 +1024,9 @@ static void
 spawn_attempt(struct sup *s)
 {
 	char *slot = jw_childenv_pid_slot(&s->env);
+	struct jw_spawn sp = { s->cfg->argv, s->env.envp, slot, &s->sandbox };
+	struct jw_spawn_error e;
 	struct jw_child c;
-	enum jw_spawn_stage stage;
-	int err;
 
 	/* Forget the last attempt's fds before new ones may reuse numbers. */
 	sync_watches(s);
@@ -975,8 +1036,10 @@ spawn_attempt(struct sup *s)
 	s->run.attempt_t0 = jw_mono_ms();
 	if (slot != NULL)
 		snprintf(slot, sizeof(s->env.pid), "WATCHDOG_PID=");
-	if (jw_spawn(s->cfg->argv, s->env.envp, slot, &c, &stage, &err) == -1) {
-		spawn_failed(s, stage, err);
+	if (build_sandbox(s) == -1)
+		return;
+	if (jw_spawn(&sp, &c, &e) == -1) {
+		spawn_error(s, &e);
 		return;
 	}
 	s->spawned = true;
@@ -1149,6 +1212,7 @@ cleanup(struct sup *s)
 	jw_literals_free(&s->filter);
 	jw_notify_close(&s->notify);
 	jw_childenv_free(&s->env);
+	jw_sandbox_free(&s->sandbox);
 	jw_said_free(&s->said);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] != -1)

@@ -16,7 +16,9 @@ TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CONFIG_KEYS = {"timeout", "kill_after", "signal", "heartbeat", "events_fd",
                "events_file", "status_file", "tail_bytes", "attempt_timeout",
                "idle_timeout", "retries", "retry_on", "backoff", "backoff_max",
-               "retry_pattern", "error_pattern", "notify", "on_parent_death"}
+               "retry_pattern", "error_pattern", "notify", "on_parent_death",
+               "seccomp", "seccomp_filter", "rlimit_core", "rlimit_nofile",
+               "rlimit_as", "rlimit_cpu", "rlimit_nproc", "rlimit_fsize"}
 
 
 def check_lines(path):

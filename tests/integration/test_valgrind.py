@@ -10,6 +10,7 @@ here, whatever $JOBWRAP says.  A check that the heap was really tracked
 Not run against the ASan build (marker nosan): it has nothing to add and
 valgrind cannot run ASan binaries.
 """
+import json
 import os
 import re
 import shutil
@@ -38,8 +39,8 @@ def valgrind(jw, args, timeout=60, **kw):
            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
            "--trace-children=no", "--child-silent-after-fork=yes",
            f"--log-file={log}", str(DYN),
-           # valgrind 3.19 does not know pidfd_open (ENOSYS)
-           "--on-parent-death", "continue",
+           # valgrind 3.19 knows neither pidfd_open nor seccomp (ENOSYS)
+           "--on-parent-death", "continue", "--seccomp", "off",
            "--events-file", str(ev), "--status-file", str(st)] + list(args)
     kw.setdefault("stdin", subprocess.DEVNULL)
     p = subprocess.Popen(cmd, env=jw.env(tag), stdout=subprocess.PIPE,
@@ -75,6 +76,24 @@ def test_valgrind_deadline_kill_of_leftovers(jw):
     assert events[-1]["state"] == "timeout"
     names = [e["event"] for e in events]
     assert "heartbeat" in names and "signal" in names
+
+
+def test_valgrind_seccomp_build_and_failed_install(jw):
+    # The filter is built (libseccomp, in jobwrap) and fails to install in
+    # the child (valgrind: ENOSYS): a clean spawn_failed, nothing leaked,
+    # and the command never runs unfiltered.
+    marker = jw.tmp / "ran"
+    rc, out, err, log, events, st = valgrind(jw, [
+        "--seccomp", "contain", "--",
+        "touch", str(marker)])
+    check_clean(rc, log)
+    assert rc == 125
+    assert not marker.exists()
+    assert [e["event"] for e in events] == ["start", "spawn_failed", "exit"]
+    status = json.loads(st.read_text())
+    assert status["state"] == "spawn_failed"
+    assert "seccomp filter \"contain\"" in status["reason"]
+    assert "not run unfiltered" in status["reason"]
 
 
 def test_valgrind_plain_success(jw):

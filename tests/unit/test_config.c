@@ -148,7 +148,11 @@ test_ini_errors(void **state)
 	expect_error("[jobwrap]\ntimeout = 1s\n  30s\n", 3, "indented line");
 	expect_error("timeout = 1s\n", 1, "outside a section");
 	expect_error("[jobwrap]\nno equals sign here\n", 2, "syntax error");
-	expect_error("[jobwrap]\nseccomp = off\n", 2, "not yet supported");
+	expect_error("[jobwrap]\nseccomp = nosuch\n", 2,
+	    "no section [seccomp nosuch]");
+	expect_error("[seccomp x]\ndeny = ptrace nosuch\n", 2,
+	    "unknown system call");
+	expect_error("[jobwrap]\nrlimit_as = 1Q\n", 2, "bytes");
 	expect_error("[jobwrap]\nretry_on = exit:0\n", 2, "retry_on");
 	expect_error("[jobwrap]\n\nerror_pattern = (\n", 3, "regular expression");
 	expect_error("[profile a b]\n", 1, "unknown section");
@@ -194,7 +198,8 @@ test_cli_errors(void **state)
 		{ "--events-fd", "1", "--", "true" },
 		{ "--events-fd", "999", "--", "true" },	/* not open */
 		{ "--retries", "1001", "--", "true" },
-		{ "--seccomp", "off", "--", "true" },
+		{ "--seccomp", "no such", "--", "true" },
+		{ "--rlimit-nofile", "x", "--", "true" },
 		{ "--bogus", "--", "true", NULL },
 		{ "--notify=maybe", "--", "true", NULL },
 		{ "--inspect", NULL, NULL, NULL },	/* no operand */
