@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -81,6 +82,7 @@ struct sup {
 	int		 parentfd;	/* pidfd of the process that started us */
 	pid_t		 parent;
 	int		 parent_err;	/* why there is no pidfd */
+	bool		 pdeath_armed;	/* ... and PDEATH_SIG stands in */
 	bool		 unattended;	/* it died and the run went on */
 	struct watch	 w[W_COUNT];
 	struct jw_events *ev;
@@ -106,11 +108,20 @@ struct sup {
 	char		 error[512];	/* what failed, when jobwrap did */
 };
 
+/*
+ * The parent-death signal, when no pidfd can be had on the parent: under
+ * jobwrap's own seccomp filter (jobwrap under jobwrap) pidfd_open on the
+ * supervisor is refused.  It fires when the parent *thread* exits, which
+ * is sound there: jobwrap is single-threaded.
+ */
+#define PDEATH_SIG	(SIGRTMIN + 5)
+
 static void	fail(struct sup *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	begin_ending(struct sup *, enum jw_cause, const char *);
 static void	spawn_attempt(struct sup *);
 static void	on_notify(struct sup *, size_t);
+static void	on_parent_death(struct sup *);
 
 /* ---- epoll and timers ---------------------------------------------- */
 
@@ -209,6 +220,7 @@ setup_loop(struct sup *s, char *err, size_t errlen)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, PDEATH_SIG);
 	sigaddset(&set, SIGPIPE);	/* blocked: EPIPE instead */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		goto fail;
@@ -476,7 +488,10 @@ on_signal(struct sup *s)
 			reap(s);
 		else if (sig == SIGUSR1)
 			heartbeat(s, true);
-		else {
+		else if (sig == PDEATH_SIG) {
+			if (s->pdeath_armed && s->parent != 0)
+				on_parent_death(s);
+		} else {
 			if (s->end.cancel_sig == 0 && (s->phase == P_RUN ||
 			    s->phase == P_BACKOFF))
 				s->end.cancel_sig = sig;
@@ -540,8 +555,10 @@ static void
 on_parent_death(struct sup *s)
 {
 	watch(s, W_PARENT, s->parentfd, 0);
-	close(s->parentfd);
+	if (s->parentfd != -1)
+		close(s->parentfd);
 	s->parentfd = -1;
+	s->pdeath_armed = false;
 	if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE) {
 		jw_warn("the process that started jobwrap (pid %d) died; the "
 		    "run goes on (--on-parent-death continue)", (int)s->parent);
@@ -1057,6 +1074,19 @@ spawn_attempt(struct sup *s)
 	write_status(s);
 }
 
+/* Blocked first: unblocked, a real-time signal would kill us. */
+static void
+arm_pdeath(struct sup *s)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, PDEATH_SIG);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == 0 &&
+	    prctl(PR_SET_PDEATHSIG, PDEATH_SIG) == 0)
+		s->pdeath_armed = true;
+}
+
 /*
  * Take hold of the parent at once, before anything slow (the first status
  * write fsyncs): a parent that dies before getppid() cannot be told from
@@ -1072,6 +1102,8 @@ grab_parent(struct sup *s)
 	s->parentfd = (int)syscall(SYS_pidfd_open, s->parent, 0);
 	if (s->parentfd == -1)
 		s->parent_err = errno;
+	if (s->parentfd == -1 && errno == EPERM)
+		arm_pdeath(s);
 }
 
 /*
@@ -1084,6 +1116,8 @@ watch_parent(struct sup *s, char *err, size_t errlen)
 {
 	if (s->parent == 0)
 		return 0;
+	if (s->pdeath_armed)
+		return getppid() != s->parent;
 	if (s->parentfd == -1 && s->parent_err != ESRCH) {
 		/* With continue, watching only adds a note to the reason. */
 		if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE)
