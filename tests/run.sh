@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every test of `make check`: unit tests (cmocka, built with ASan+UBSan),
 # the integration suite against shim/jobwrap, then against the ASan+UBSan
-# build of jobwrap.  Ends with one line "check: N passed, N failed".
+# build of jobwrap, then the example parents of tests/clients/ against
+# both.  Ends with one line "check: N passed, N failed".
 # usage: tests/run.sh PYTHON UNIT...
 set -u
 py=$1
@@ -36,6 +37,13 @@ echo "== integration: build/san/jobwrap (ASan+UBSan)"
 JOBWRAP=build/san/jobwrap "$py" -m pytest -q -p no:cacheprovider \
     -m "not nosan" tests/integration 2>&1 | tee "$log"
 count
+
+for bin in shim/jobwrap build/san/jobwrap; do
+	echo "== clients: $bin"
+	JOBWRAP=$bin "$py" -m pytest -q -p no:cacheprovider tests/clients \
+	    2>&1 | tee "$log"
+	count
+done
 
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
