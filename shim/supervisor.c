@@ -101,6 +101,8 @@ struct sup {
 
 	enum phase	 phase;
 	struct jw_ending end;		/* how this attempt is ending */
+	enum jw_cause	 stop;		/* a cancel or the parent's death came
+					   while it was ending: no retry */
 	bool		 spawned;	/* this attempt has a child */
 	bool		 reaped;	/* ... and it has been waited for */
 	bool		 children;	/* jobwrap still has children */
@@ -421,6 +423,9 @@ begin_ending(struct sup *s, enum jw_cause cause, const char *why)
 		/* A second reason to stop does not wait for the grace. */
 		if (cause != JW_C_EXITED)
 			begin_killing(s, why);
+		if ((cause == JW_C_CANCEL || cause == JW_C_PARENT_DIED) &&
+		    s->stop == JW_C_NONE)
+			s->stop = cause;
 		return;
 	}
 	now = jw_mono_ms();
@@ -492,8 +497,7 @@ on_signal(struct sup *s)
 			if (s->pdeath_armed && s->parent != 0)
 				on_parent_death(s);
 		} else {
-			if (s->end.cancel_sig == 0 && (s->phase == P_RUN ||
-			    s->phase == P_BACKOFF))
+			if (s->end.cancel_sig == 0)
 				s->end.cancel_sig = sig;
 			begin_ending(s, JW_C_CANCEL, "cancel");
 		}
@@ -905,6 +909,26 @@ reset_attempt(struct sup *s)
 	r->pid = 0;
 }
 
+/*
+ * The attempt was already ending (say, idle) when a cancel or the parent's
+ * death came: that ends the run, as it would have a moment earlier.
+ */
+static bool
+stopped_instead_of_retry(struct sup *s)
+{
+	const char *was = s->run.state;
+
+	if (s->stop == JW_C_NONE ||
+	    !jw_retry_on_matches(&s->cfg->retry_on, end_kind(s),
+	    s->run.child_code))
+		return false;
+	s->end.cause = s->stop;
+	set_outcome(s);
+	jw_reason_append(&s->run, "; this came while attempt %u was ending "
+	    "(%s), which was then not retried", s->run.attempt, was);
+	return true;
+}
+
 static bool
 schedule_retry(struct sup *s)
 {
@@ -938,7 +962,8 @@ end_attempt(struct sup *s)
 	set_outcome(s);
 	sync_counters(s);
 	emit(s, JW_EV_ATTEMPT_END, jw_report_attempt_end(&s->run, jw_mono_ms()));
-	if (s->error[0] != '\0' || !schedule_retry(s))
+	if (s->error[0] != '\0' || stopped_instead_of_retry(s) ||
+	    !schedule_retry(s))
 		finish(s);
 }
 

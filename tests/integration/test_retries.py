@@ -199,6 +199,49 @@ def test_cancel_is_never_retried(jw, retry_on):
     assert status["state"] == "cancelled"
 
 
+def test_cancel_while_a_retryable_attempt_is_ending(jw):
+    # The attempt is in its grace after an idle timeout (the job ignores
+    # SIGTERM) when the cancel comes: SIGKILL at once, and no attempt 2.
+    p, _, ev, st = jw.start(["--idle-timeout", "300ms", "-k", "20s",
+                             "--retries", "2"] + FAST +
+                            ["--", "sh", "-c", "trap '' TERM; sleep 30"],
+                            stdin=subprocess.DEVNULL)
+    wait_event(ev, "timeout")
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    _, _, events, status = finish(p, ev, st)
+    assert time.monotonic() - t0 < 5         # not the 20 s grace
+    assert p.returncode == 128 + signal.SIGTERM
+    assert find(events, "retry") == [] and find(events, "spawn")[-1][
+        "attempt"] == 1
+    assert find(events, "attempt_end")[0]["state"] == "idle_timeout"
+    assert status["state"] == "cancelled" and events[-1]["attempts"] == 1
+    assert "not retried" in status["reason"]
+
+
+def test_parent_death_while_a_retryable_attempt_is_ending(jw):
+    # The same with the parent dying (--on-parent-death kill).
+    tag = "pd-" + os.urandom(6).hex()
+    jw.tags.append(tag)
+    ev, st = jw.tmp / "pd.events", jw.tmp / "pd.status"
+    parent = subprocess.Popen(
+        ["sh", "-c", f"{BIN} --events-file {ev} --status-file {st} "
+         "--idle-timeout 300ms -k 20s --retries 2 --backoff 10ms -- "
+         "sh -c \"trap '' TERM; sleep 30\" & exec sleep 30"],
+        env=jw.env(tag), stdin=subprocess.DEVNULL)
+    jw.procs.append(parent)
+    wait_event(ev, "timeout")
+    parent.kill()
+    parent.wait()
+    wait_event(ev, "exit", timeout=10)
+    events = read_events(ev)
+    check_events(events)
+    assert find(events, "retry") == []
+    assert events[-1]["state"] == "parent_died"
+    assert events[-1]["exit_code"] == 129
+    wait_for(lambda: not jw.survivors(), timeout=5)
+
+
 def test_hard_deadline_is_never_retried(jw):
     r = jw.run(["-t", "400ms", "--retries", "3", "--retry-on",
                 "nonzero,signal,attempt-timeout,idle"] + FAST +
