@@ -22,7 +22,7 @@ SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 MODULES	 = config ini_load duration signame json clock log wfd events \
 	   status tail spawn proctree relay report outcome retry literal lines notify said \
-	   runs inspect reap cancel follow syscalls sandbox \
+	   runs inspect reap cancel follow syscalls sandbox procid \
 	   supervisor
 OBJS	 = $(MODULES:%=build/obj/%.o)
 SOBJS	 = $(MODULES:%=build/san/%.o)

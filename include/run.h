@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "procid.h"
 #include "tail.h"
 
 struct jw_run {
@@ -24,6 +25,10 @@ struct jw_run {
 
 	unsigned	 attempt;	/* 0 before the first spawn */
 	pid_t		 pid;		/* current or last child, 0: none */
+	/* What tells the child's process group from a later one with the
+	 * same id, for --reap: empty / 0 when unknown. */
+	char		 boot_id[JW_BOOT_ID_LEN + 1];
+	unsigned long long pid_start;	/* ticks since boot */
 	uint64_t	 attempt_t0;
 	uint64_t	 last_output;	/* mono ms of the last byte read */
 

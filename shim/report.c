@@ -70,7 +70,7 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 
 	return json_pack("{s:i, s:s, s:s, s:o, s:i, s:o, s:o, s:i, s:s, s:s,"
 	    " s:o, s:I, s:o, s:o, s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:o, s:I}",
+	    " s:I, s:I, s:o, s:I, s:o, s:o}",
 	    "v", JW_SCHEMA_VERSION,
 	    "run_id", r->cfg->run_id,
 	    "state", r->state ? r->state : JW_ST_RUNNING,
@@ -99,7 +99,11 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 	    "events_seq", (json_int_t)events_seq,
 	    "rusage", rusage_json(),
 	    /* --cancel waits this long plus a margin for the end. */
-	    "kill_after_ms", (json_int_t)r->cfg->kill_after_ms);
+	    "kill_after_ms", (json_int_t)r->cfg->kill_after_ms,
+	    /* --reap tells the group from a later one with the same id. */
+	    "boot_id", r->boot_id[0] ? json_string(r->boot_id) : json_null(),
+	    "pgid_start_ticks", r->pid_start ?
+		json_integer((json_int_t)r->pid_start) : json_null());
 }
 
 json_t *

@@ -1061,6 +1061,17 @@ arm_attempt_timers(struct sup *s)
 		arm(s, s->tidle, c->idle_timeout_ms, 0, false);
 }
 
+/* It has exec'd, and is not reaped: its /proc entry is there to read. */
+static void
+record_identity(struct sup *s)
+{
+	struct jw_procstat ps;
+
+	s->run.pid_start = jw_proc_stat(s->run.pid, &ps) == 0 ? ps.start : 0;
+	if (s->run.boot_id[0] == '\0' && jw_boot_id(s->run.boot_id) == -1)
+		s->run.boot_id[0] = '\0';
+}
+
 /* Start the next attempt; a spawn failure finishes the run. */
 static void
 spawn_attempt(struct sup *s)
@@ -1088,6 +1099,7 @@ spawn_attempt(struct sup *s)
 	s->reaped = false;
 	s->children = true;
 	s->run.pid = c.pid;
+	record_identity(s);
 	jw_stream_attach(&s->out, c.out);
 	jw_stream_attach(&s->err, c.err);
 	arm_attempt_timers(s);
