@@ -16,7 +16,22 @@ from conftest import (STATUS_FIELDS, TERMINAL, check_events, read_events,
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ALL_FIELDS = set(STATUS_FIELDS) | {"dropped_out", "dropped_err",
-                                   "notify_dropped", "kill_after_ms"}
+                                   "notify_dropped", "kill_after_ms",
+                                   "boot_id", "pgid_start_ticks"}
+
+
+def test_identity_of_the_process_group(jw):
+    # What --reap needs to tell this group from a later one with its id.
+    p, _, ev, st = jw.start(["--", "sleep", "30"], stdin=subprocess.DEVNULL)
+    wait_event(ev, "spawn")
+    s = wait_for(lambda: (d := load(st)) and d["pid"] and d)
+    boot = open("/proc/sys/kernel/random/boot_id").read().strip()
+    assert s["boot_id"] == boot
+    start = int(open(f"/proc/{s['pgid']}/stat").read().rsplit(")", 1)[1]
+                .split()[19])
+    assert s["pgid_start_ticks"] == start
+    p.terminate()
+    p.wait()
 
 
 def load(path):
