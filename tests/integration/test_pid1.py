@@ -5,6 +5,7 @@ zombie piles up under it), cancel signals must still reach it (the kernel
 drops signals to PID 1 that have no handler, unless they are blocked and
 read, as jobwrap does), and it still writes its status and events.
 """
+import json
 import os
 import shutil
 import signal
@@ -86,3 +87,37 @@ def test_cancel_reaches_pid1(jw):
     check_events(events)
     assert events[-1]["state"] == "cancelled"
     assert '"state": "cancelled"' in st.read_text()
+
+
+def test_pid1_under_contain(jw):
+    # As PID 1 jobwrap still installs its filter: the job cannot signal
+    # PID 1 (jobwrap) or kill(-1), while kill(0) (its own group) works,
+    # and the run ends as the job decides.
+    job = ("kill -0 1 2>/dev/null; echo one=$?; kill -0 -1 2>/dev/null; "
+           "echo all=$?; kill -0 0; echo own=$?; "
+           "grep ^Seccomp: /proc/self/status")
+    p, ev, st = unshared(jw, job, "--heartbeat", "0")
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err
+    assert out.decode().split() == ["one=1", "all=1", "own=0", "Seccomp:",
+                                    "2"]
+    events = read_events(ev)
+    check_events(events)
+    assert events[0]["config"]["seccomp"] == "contain"
+    assert events[-1]["state"] == "succeeded"
+
+
+def test_sigterm_to_pid1_with_a_job_that_ignores_it(jw):
+    # docker stop: SIGTERM to PID 1, the job ignores it, SIGKILL after the
+    # grace; the status still says cancelled, and nothing is left.
+    p, ev, st = unshared(jw, "trap '' TERM; sleep 30 & wait", "-k", "300ms")
+    jpid = jobwrap_in_ns(p.pid)
+    wait_for(lambda: ev.exists() and "spawn" in ev.read_text(), timeout=5)
+    os.kill(jpid, signal.SIGTERM)
+    p.communicate(timeout=20)
+    assert p.returncode == 128 + signal.SIGTERM
+    events = read_events(ev)
+    check_events(events)
+    sigs = [e["signal"] for e in events if e["event"] == "signal"]
+    assert sigs[0] == "SIGTERM" and sigs[-1] == "SIGKILL"
+    assert json.loads(st.read_text())["state"] == "cancelled"
