@@ -2,8 +2,9 @@
  * reap.c: --reap, settle runs whose supervisor died without an end.
  *
  * Only under the run's own lock, so a live supervisor is never touched,
- * and only processes of the run's process group that started after the
- * run did are killed, so a group id reused since is never hit.
+ * and only processes of the run's own process group are killed: the boot
+ * id and the leader's start time in the status tell it from a later group
+ * that got the same id.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "clock.h"
 #include "jobwrap.h"
 #include "modes.h"
+#include "procid.h"
 #include "runs.h"
 #include "status.h"
 
@@ -51,64 +53,67 @@ epoch_ms(const char *s)
 	return (long long)timegm(&tm) * 1000 + ms;
 }
 
-/* Group and start (ms since the epoch) of pid from /proc; -1 if gone. */
-static int
-proc_info(pid_t pid, pid_t *pgid, long long *start, long long boot_ms,
-    long tick)
+/*
+ * Is pgid still the run's group?  Not after a reboot.  Nor when a live
+ * process has pid pgid but another start time than the run's leader: a
+ * group id stays taken while any member lives, so a live leader with the
+ * id is the group's own leader, or the id was freed and reused.  NULL, or
+ * why the group is another's.
+ */
+static const char *
+group_is_another(const json_t *doc, pid_t pgid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ticks;
-	FILE *f;
-	char state;
-	int pg, n;
+	const char *boot = jw_doc_str(doc, "boot_id");
+	long long start = jw_doc_int(doc, "pgid_start_ticks");
+	char mine[JW_BOOT_ID_LEN + 1];
+	struct jw_procstat ps;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	n = (int)fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n > 0 ? n : 0] = '\0';
-	/* After the name: state ppid pgrp ... field 22 is starttime.  A
-	 * zombie is dead already. */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
-	    "%c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-	    "%*d %*d %*d %*d %llu", &state, &pg, &ticks) != 3 ||
-	    state == 'Z' || state == 'X')
-		return -1;
-	*pgid = pg;
-	*start = boot_ms + (long long)(ticks * 1000 / (unsigned long long)tick);
-	return 0;
+	if (boot != NULL && jw_boot_id(mine) == 0 && strcmp(boot, mine) != 0)
+		return "the machine has restarted since the run started";
+	if (start > 0 && jw_proc_stat(pgid, &ps) == 0 &&
+	    ps.state != 'Z' && ps.start != (unsigned long long)start)
+		return "its process group id now belongs to a later process";
+	return NULL;
 }
 
-/* Processes of group pgid that started at or after since_ms. */
+/*
+ * Live members of group pgid that started at or after its leader (exact,
+ * in ticks since boot) or, for a status without the leader's start time,
+ * after the run did (ms since the epoch, one tick's slack).
+ */
 static void
-leftovers(pid_t pgid, long long since_ms, struct pids *out)
+leftovers(const json_t *doc, pid_t pgid, struct pids *out)
 {
 	long long boot = now_ms(CLOCK_REALTIME) - now_ms(CLOCK_BOOTTIME);
-	long tick = sysconf(_SC_CLK_TCK);
+	long long tick = sysconf(_SC_CLK_TCK);
+	long long leader = jw_doc_int(doc, "pgid_start_ticks");
+	long long since = epoch_ms(jw_doc_str(doc, "started_at"));
+	struct jw_procstat ps;
 	struct dirent *d;
 	DIR *dp;
 
 	out->n = 0;
-	if (pgid <= 1 || (dp = opendir("/proc")) == NULL)
+	if (pgid <= 1 || tick <= 0 || (dp = opendir("/proc")) == NULL)
 		return;
 	while ((d = readdir(dp)) != NULL) {
-		pid_t pid = (pid_t)strtol(d->d_name, NULL, 10), pg;
-		long long start;
-
-		/* Start times are in clock ticks: allow one tick's slack. */
-		if (pid > 0 && proc_info(pid, &pg, &start, boot, tick) == 0 &&
-		    pg == pgid && start + 1000 / tick + 1 >= since_ms) {
-			if (out->n < sizeof(out->v) / sizeof(out->v[0]))
-				out->v[out->n] = pid;
-			out->n++;
-		}
+		pid_t pid = (pid_t)strtol(d->d_name, NULL, 10);
+		if (pid <= 0 || jw_proc_stat(pid, &ps) == -1 ||
+		    ps.pgid != pgid || ps.state == 'Z' || ps.state == 'X')
+			continue;
+		if (leader > 0 ? ps.start < (unsigned long long)leader :
+		    boot + (long long)ps.start * 1000 / tick + 1000 / tick + 1
+		    < since)
+			continue;
+		if (out->n < sizeof(out->v) / sizeof(out->v[0]))
+			out->v[out->n] = pid;
+		out->n++;
 	}
 	closedir(dp);
 }
 
 static int
-mark_orphaned(struct jw_status *st, json_t *doc, size_t killed, FILE *err)
+mark_orphaned(struct jw_status *st, json_t *doc, size_t killed,
+    const char *another, FILE *err)
 {
 	char now[JW_RFC3339_BUFSZ], why[512], reason[512];
 	long long start = epoch_ms(jw_doc_str(doc, "started_at"));
@@ -121,6 +126,11 @@ mark_orphaned(struct jw_status *st, json_t *doc, size_t killed, FILE *err)
 		    "%lld) died without recording an end; --reap found its "
 		    "lock free and killed %zu leftover process%s of process "
 		    "group %lld", pid, killed, killed == 1 ? "" : "es", pgid);
+	else if (another != NULL)
+		snprintf(reason, sizeof(reason), "the supervisor (jobwrap pid "
+		    "%lld) died without recording an end; --reap found its "
+		    "lock free and killed nothing: %s (process group %lld)", pid,
+		    another, pgid);
 	else
 		snprintf(reason, sizeof(reason), "the supervisor (jobwrap pid "
 		    "%lld) died without recording an end; --reap found its "
@@ -167,16 +177,74 @@ remember(struct killed *k, pid_t pid)
 	return true;
 }
 
-/* Settle one run.  0, or 1 after a message. */
-static int
-reap_one(const struct jw_config *c, const char *path)
+static void
+print_plan(const char *path, const struct pids *p, const char *another)
 {
-	struct jw_status st;
-	struct pids p;
+	printf("%s: would be orphaned (", path);
+	if (another != NULL)
+		printf("would kill nothing: %s)\n", another);
+	else {
+		printf("would kill %zu process%s%s", p->n, p->n == 1 ? "" :
+		    "es", p->n ? ":" : "");
+		print_pids(p);
+		printf(")\n");
+	}
+}
+
+/* Again until none is left: one may fork while we kill, and one killed
+ * may not have died yet (counted once).  How many were killed. */
+static size_t
+kill_leftovers(const json_t *doc, pid_t pgid, struct pids *p)
+{
+	struct killed dead = { .n = 0 };
+	size_t killed = 0;
+
+	for (int round = 0; p->n > 0 && round < 100; round++) {
+		for (size_t i = 0; i < p->n && i < sizeof(p->v) /
+		    sizeof(p->v[0]); i++)
+			if (kill(p->v[i], SIGKILL) == 0 &&
+			    remember(&dead, p->v[i]))
+				killed++;
+		leftovers(doc, pgid, p);
+	}
+	return killed;
+}
+
+/*
+ * --dry-run only looks, like --inspect: taking the lock, even for a
+ * moment, could make a supervisor starting on this file fail.
+ */
+static int
+plan_one(const char *path)
+{
+	struct pids p = { .n = 0 };
+	const char *another;
 	char why[512];
 	json_t *doc;
-	long long since;
-	struct killed dead = { .n = 0 };
+	pid_t pgid;
+
+	if ((doc = jw_status_read(path, why, sizeof(why))) == NULL ||
+	    strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING) != 0) {
+		json_decref(doc);
+		return 0;
+	}
+	pgid = (pid_t)jw_doc_int(doc, "pgid");
+	if ((another = group_is_another(doc, pgid)) == NULL)
+		leftovers(doc, pgid, &p);
+	print_plan(path, &p, another);
+	json_decref(doc);
+	return 0;
+}
+
+/* Settle one run.  0, or 1 after a message. */
+static int
+reap_one(const char *path)
+{
+	struct jw_status st;
+	struct pids p = { .n = 0 };
+	const char *another;
+	char why[512];
+	json_t *doc;
 	size_t killed = 0;
 	pid_t pgid;
 	int rc = 0;
@@ -192,30 +260,15 @@ reap_one(const struct jw_config *c, const char *path)
 		return 0;	/* it ended meanwhile, or is gone */
 	}
 	pgid = (pid_t)jw_doc_int(doc, "pgid");
-	since = epoch_ms(jw_doc_str(doc, "started_at"));
-	leftovers(pgid, since, &p);
-	if (c->dry_run) {
-		printf("%s: would be orphaned (would kill %zu process%s%s", path,
-		    p.n, p.n == 1 ? "" : "es", p.n ? ":" : "");
-		print_pids(&p);
-		printf(")\n");
-	} else {
-		/* Again until none is left: one may fork while we kill,
-		 * and one killed may not have died yet (counted once). */
-		for (int round = 0; p.n > 0 && round < 100; round++) {
-			for (size_t i = 0; i < p.n &&
-			    i < sizeof(p.v) / sizeof(p.v[0]); i++)
-				if (kill(p.v[i], SIGKILL) == 0 &&
-				    remember(&dead, p.v[i]))
-					killed++;
-			leftovers(pgid, since, &p);
-		}
-		if (mark_orphaned(&st, doc, killed, stderr) == 0)
-			printf("%s: orphaned (killed %zu process%s)\n", path,
-			    killed, killed == 1 ? "" : "es");
-		else
-			rc = 1;
+	if ((another = group_is_another(doc, pgid)) == NULL) {
+		leftovers(doc, pgid, &p);
+		killed = kill_leftovers(doc, pgid, &p);
 	}
+	if (mark_orphaned(&st, doc, killed, another, stderr) == 0)
+		printf("%s: orphaned (killed %zu process%s)\n", path, killed,
+		    killed == 1 ? "" : "es");
+	else
+		rc = 1;
 	json_decref(doc);
 	jw_status_close(&st);
 	return rc;
@@ -230,7 +283,8 @@ jw_reap(const struct jw_config *c)
 	for (size_t i = 0; i < r.n; i++)
 		if (r.v[i].holder == 0 &&
 		    strcmp(jw_doc_str(r.v[i].doc, "state"), JW_ST_RUNNING) == 0)
-			rc |= reap_one(c, r.v[i].path);
+			rc |= c->dry_run ? plan_one(r.v[i].path) :
+			    reap_one(r.v[i].path);
 	jw_runs_free(&r);
 	return rc;
 }
