@@ -1108,6 +1108,9 @@ spawn_attempt(struct sup *s)
 	    "pgid", (int)c.pid));
 	snprintf(s->run.reason, sizeof(s->run.reason), "attempt %u is "
 	    "running (pid %d)", s->run.attempt, (int)c.pid);
+	if (s->unattended)
+		jw_reason_append(&s->run, "; the process that started jobwrap "
+		    "(pid %d) died, the run goes on unattended", (int)s->parent);
 	write_status(s);
 }
 
