@@ -79,6 +79,14 @@ build/helpers/%: tests/helpers/%.c | build/helpers
 	@echo "CC $<"
 	@$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
 
+# Bench: what the seccomp filter costs to build and to load (issue 5).
+build/bench/seccomp_cost: tests/bench/seccomp_cost.c build/obj/sandbox.o \
+	    build/obj/syscalls.o $(HEADERS)
+	@mkdir -p $(@D)
+	@echo "CC $<"
+	@$(CC) $(ALL_CFLAGS) -static -o $@ $< build/obj/sandbox.o \
+	    build/obj/syscalls.o $$(pkg-config --static --libs libseccomp jansson)
+
 deps:
 	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
 
@@ -97,7 +105,8 @@ test: shim/jobwrap build/san/jobwrap build/dyn/jobwrap $(UNIT:%=build/unit/%) \
 	@sh tests/run.sh $(PYTHON) $(UNIT)
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory shim/jobwrap $(HELPERS:%=build/helpers/%)
+	@$(MAKE) --no-print-directory shim/jobwrap $(HELPERS:%=build/helpers/%) \
+	    build/bench/seccomp_cost
 	@sh tests/bench/run.sh
 
 install: shim/jobwrap

@@ -4,7 +4,7 @@
  * libseccomp takes most of a millisecond to generate a filter; the child
  * of each attempt runs in borrowed memory (CLONE_VM) and must stay small.
  * So the supervisor generates the BPF program once, exports it, and the
- * child only hands it to the kernel, which costs microseconds.
+ * child only hands it to the kernel (tens of microseconds, see below).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -226,8 +226,18 @@ jw_sandbox_build(struct jw_sandbox *sb, const struct jw_limit lim[],
 		    "libseccomp failed to start", p->name);
 		return -1;
 	}
-	step = "add architectures to";
-	if ((rc = add_arches(ctx)) == 0) {
+	/*
+	 * A binary tree of syscall numbers, not libseccomp's default list:
+	 * at load, the kernel runs the filter once per call number to cache
+	 * the always-allowed ones, and down a list of some 150 instructions
+	 * that took 150 us; the tree takes half.
+	 */
+	step = "optimize";
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) == 0) {
+		step = "add architectures to";
+		rc = add_arches(ctx);
+	}
+	if (rc == 0) {
 		step = "add a rule to";
 		if ((rc = add_denials(ctx, p, &bad)) == 0) {
 			step = "export";

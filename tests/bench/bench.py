@@ -376,6 +376,8 @@ def cmd_report(tmp, out_md):
         lines_report(tmp, meta, w)
     if have("notify.json"):
         notify_report(tmp, w)
+    if have("seccomp-run-*.json") and have("seccomp.json"):
+        seccomp_report(tmp, meta, w)
     text = "\n".join(L)
     with open(out_md, "w") as f:
         f.write(text)
@@ -677,6 +679,93 @@ def notify_report(tmp, w):
       f"notify_dropped is the status file's count of datagrams jobwrap "
       f"refused; notify events are counted in the events file (one per "
       f"`STATUS=` datagram, none for `WATCHDOG=1`).")
+    w("")
+
+
+def seccomp_report(tmp, meta, w):
+    # 8. the seccomp filter ------------------------------------------------
+    s = hf(f"{tmp}/seccomp-run-*.json")
+    C = meta["seccomp_cmds"]
+    med = {k: s[v]["median"] * 1e3 for k, v in C.items()}
+    mad = {k: statistics.median(abs(t * 1e3 - med[k])
+                                for t in s[v]["times"])
+           for k, v in C.items()}
+    runs = len(s[C["true"]]["times"])
+    w(f"## 8. The seccomp filter: `contain` (the default) against "
+      f"`--seccomp off`")
+    w("")
+    w(f"Whole runs (hyperfine -N, {runs} runs in {meta['rounds']} "
+      f"interleaved rounds, medians):")
+    w("")
+    w("| command | median ms | ±MAD | overhead over `/bin/true` ms |")
+    w("|---|---:|---:|---:|")
+    for key, label in (("true", "`/bin/true`"),
+                       ("off", "`jobwrap --seccomp off -- /bin/true`"),
+                       ("contain", "`jobwrap -- /bin/true` (contain)"),
+                       ("timeout", "`timeout 10 /bin/true`"),
+                       ("tini", "`tini -s -- /bin/true`"),
+                       ("dumbinit", "`dumb-init /bin/true`")):
+        o = "—" if key == "true" else f"{med[key] - med['true']:+.2f}"
+        w(f"| {label} | {med[key]:.2f} | {mad[key]:.2f} | {o} |")
+    # The difference per round too: how far one round's says otherwise.
+    import glob
+    per_round = []
+    for path in sorted(glob.glob(f"{tmp}/seccomp-run-*.json")):
+        r = {x["command"]: x["median"] for x in load(path)["results"]}
+        per_round.append((r[C["contain"]] - r[C["off"]]) * 1e6)
+    diff = (med["contain"] - med["off"]) * 1e3
+    w("")
+    w(f"**contain − off: {diff:+.0f} µs** per run (difference of the "
+      f"pooled medians; per round {min(per_round):+.0f} to "
+      f"{max(per_round):+.0f} µs).")
+    w("")
+
+    x = load(f"{tmp}/seccomp.json")
+
+    def stats(key):
+        v = sorted(t / 1e3 for t in x[key])
+        p95 = v[max(0, -(-len(v) * 95 // 100) - 1)]
+        return len(v), statistics.median(v), p95, v[0], v[-1]
+
+    w(f"The filter's two costs, timed directly on jobwrap's code "
+      f"(`tests/bench/seccomp_cost.c` linked with build/obj/sandbox.o and "
+      f"syscalls.o), µs:")
+    w("")
+    w("| step | paid by | n | median | p95 | min | max "
+      "| target load < 100 µs |")
+    w("|---|---|---:|---:|---:|---:|---:|---|")
+    rows = (("cold_build_ns", "build, cold: `jw_sandbox_build` as the first "
+             "in a freshly forked process", "supervisor, once per run",
+             None),
+            ("build_ns", "build, warm: the same, again and again in one "
+             "process", "", None),
+            ("load_ns", "load: `jw_sandbox_apply` (PR_SET_NO_NEW_PRIVS + "
+             "seccomp(2)) in a freshly forked child", "child, every attempt",
+             "target"),
+            ("floor_ns", "floor: a one-instruction filter loaded the same "
+             "way", "", "info"))
+    for key, label, who, kind in rows:
+        n, m, p95, lo, hi = stats(key)
+        v = ""
+        if kind == "target":
+            v = f"median {verdict(m < 100)}, p95 {verdict(p95 < 100)}"
+        elif kind == "info":
+            v = "(info)"
+        w(f"| {label} | {who} | {n} | {m:.1f} | {p95:.1f} | {lo:.1f} | "
+          f"{hi:.1f} | {v} |")
+    cold, load_ = stats("cold_build_ns")[1], stats("load_ns")[1]
+    w("")
+    w(f"Profile `{x['profile']}`: {x['denied']} denied calls, "
+      f"{x['bpf_insns']} BPF instructions; bpf_jit_enable "
+      f"{x['bpf_jit_enable']}; filters already on the benchmark process: "
+      f"{x['own_seccomp_filters']}. Each time is CLOCK_MONOTONIC around "
+      f"the call only; loads and floors interleaved, each in its own "
+      f"fork()ed child (jobwrap's child is CLONE_VM|CLONE_VFORK: the "
+      f"filter attaches to the task either way). Cold build + load = "
+      f"{cold + load_:.0f} µs of the {diff:.0f} µs difference of whole "
+      f"runs (the rest is not broken down here). Floor: what loading any "
+      f"filter costs on this machine; the rest of a load grows with the "
+      f"filter's length.")
     w("")
 
 

@@ -1,12 +1,14 @@
 #!/bin/sh
 # jobwrap benchmark: start-up overhead, relay throughput, peak RSS, deadline
 # accuracy and tree-kill time, side by side with timeout(1), tini and
-# dumb-init, then the cost of output patterns and of sd_notify datagrams, in
-# one run.  Prints a Markdown table to stdout and writes it to
-# build/bench.md.  Always exits 0 once the figures are in, even when a target
-# is missed (the table says **MISS**); exits non-zero only when it cannot
-# measure.  Run from anywhere: `make bench` or `sh tests/bench/run.sh`.
-# Needs: hyperfine, tini, dumb-init, coreutils, cc, /usr/bin/python3.
+# dumb-init, then the cost of output patterns, of sd_notify datagrams and of
+# the seccomp filter, in one run.  Prints a Markdown table to stdout and
+# writes it to build/bench.md.  Always exits 0 once the figures are in, even
+# when a target is missed (the table says **MISS**); exits non-zero only when
+# it cannot measure.  Run from anywhere: `make bench` or
+# `sh tests/bench/run.sh`.
+# Needs: hyperfine, tini, dumb-init, coreutils, cc, make, /usr/bin/python3
+# (and the build dependencies: section 8 links jobwrap's objects).
 # Takes a little over two minutes.
 #
 # Some sections only: BENCH_SECTIONS="6 7" (numbers as in the report), best
@@ -31,7 +33,10 @@ PATTERN_RUNS=${BENCH_PATTERN_RUNS:-10}	# 6: interleaved runs per command
 LINES=${BENCH_LINES:-1000000}	# 6: lines on stderr per run
 NOTIFY_K=${BENCH_NOTIFY_K:-200000}	# 7: datagrams per run
 NOTIFY_RUNS=${BENCH_NOTIFY_RUNS:-3}	# 7: runs per kind of datagram
-SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7}
+SC_BUILDS=${BENCH_SC_BUILDS:-200}	# 8: warm filter builds, in a row
+SC_COLD=${BENCH_SC_COLD:-50}	# 8: cold builds, one per fresh process
+SC_LOADS=${BENCH_SC_LOADS:-1000}	# 8: filter loads, one per fresh child
+SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7 8}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -115,7 +120,7 @@ grep -q '"state": *"succeeded"' "$TMP/jwbench.status" ||
 # hyperfine times one command after the other; to keep a load change on the
 # machine from landing on one command only, the runs are split into
 # $ROUNDS rounds that each time every command, and the report pools them.
-say "1/7 start-to-exit overhead ($RUNS runs each, in $ROUNDS rounds)"
+say "1/8 start-to-exit overhead ($RUNS runs each, in $ROUNDS rounds)"
 set -- "$C_TRUE" "$C_TIMEOUT" "$C_TINI"
 [ $HAVE_TINIS = 1 ] && set -- "$@" "$C_TINIS"
 set -- "$@" "$C_DUMB" "$C_JW" "$C_JWFILE" "$C_FD3TRUE" "$C_JWFD"
@@ -141,7 +146,7 @@ got=$($JW --heartbeat 0 -- $DD | wc -c)
 [ "$got" -eq "$RELAY_BYTES" ] || die "jobwrap relayed $got of $RELAY_BYTES bytes"
 RELAY_CHECK="$got of $RELAY_BYTES bytes"
 
-say "2/7 relay throughput ($RELAY_RUNS runs each, interleaved)"
+say "2/8 relay throughput ($RELAY_RUNS runs each, interleaved)"
 r=1
 while [ $r -le "$RELAY_RUNS" ]; do
 	hf --runs 1 --warmup $((r == 1)) --export-json "$TMP/relay-$r.json" \
@@ -152,7 +157,7 @@ fi
 
 # ---- 3. peak RSS ------------------------------------------------------------
 if want 3; then
-	say "3/7 peak RSS of the wrapper processes"
+	say "3/8 peak RSS of the wrapper processes"
 	"$PY" "$HELP" rss "$TMP/rss.json" "$JW" "$TMP"
 fi
 
@@ -160,7 +165,7 @@ fi
 D_JW="$JW -t 1 -k 1 -- sleep 10"
 D_TIMEOUT="timeout 1 sleep 10"
 if want 4; then
-say "4/7 deadline accuracy ($DEADLINE_RUNS runs each)"
+say "4/8 deadline accuracy ($DEADLINE_RUNS runs each)"
 r=1
 while [ $r -le "$DEADLINE_RUNS" ]; do
 	hf -N -i --runs 1 --export-json "$TMP/deadline-$r.json" \
@@ -171,7 +176,7 @@ fi
 
 # ---- 5. killing a 100-process tree ------------------------------------------
 if want 5; then
-	say "5/7 killing a 100-process tree"
+	say "5/8 killing a 100-process tree"
 	"$PY" "$HELP" tree "$TMP/tree.json" "$JW" "$TAG" "$TMP"
 fi
 
@@ -214,7 +219,7 @@ if want 6; then
 	LINES_CHECK="$got of $lbytes bytes with patterns; $LINES_CHECK"
 	LINES_BYTES=$lbytes
 
-	say "6/7 output patterns ($PATTERN_RUNS runs each, interleaved)"
+	say "6/8 output patterns ($PATTERN_RUNS runs each, interleaved)"
 	r=1
 	while [ $r -le "$PATTERN_RUNS" ]; do
 		hf --runs 1 --warmup $((r == 1)) \
@@ -229,9 +234,40 @@ fi
 # them (blocking sends) and writes a 32-byte line to stdout after every 100:
 # datagrams/s handled, every output byte through, none dropped.
 if want 7; then
-	say "7/7 sd_notify datagrams ($NOTIFY_K per run, $NOTIFY_RUNS runs each)"
+	say "7/8 sd_notify datagrams ($NOTIFY_K per run, $NOTIFY_RUNS runs each)"
 	"$PY" "$HELP" notify "$TMP/notify.json" "$JW" "$OUTDIR/notifyflood" \
 		"$TMP" "$NOTIFY_K" "$NOTIFY_RUNS"
+fi
+
+# ---- 8. the seccomp filter: what "contain" costs over --seccomp off ---------
+# Whole runs with the default profile (contain) and with --seccomp off, with
+# hyperfine -N in interleaved rounds like section 1 (the peers again, for
+# scale).  Then the filter's two costs, measured directly on jobwrap's own
+# code by tests/bench/seccomp_cost.c (linked with build/obj/sandbox.o and
+# syscalls.o): the build (libseccomp generates and exports the program; the
+# supervisor, once per run) and the load (jw_sandbox_apply: PR_SET_NO_NEW_PRIVS
+# and seccomp(2); the child of every attempt, between fork and exec).
+S_OFF="$JW --seccomp off -- /bin/true"
+S_ON="$JW -- /bin/true"
+SC_BIN="$OUTDIR/seccomp_cost"
+if want 8; then
+	make --no-print-directory "$SC_BIN" >&2 || die "cannot build $SC_BIN"
+	for c in "$S_OFF" "$S_ON"; do
+		# shellcheck disable=SC2086  # word splitting is the point
+		$c >/dev/null || die "does not run: $c"
+	done
+	say "8/8 seccomp filter: whole runs ($RUNS runs each, in $ROUNDS rounds)"
+	set -- "$C_TRUE" "$S_OFF" "$S_ON" "$C_TIMEOUT" "$C_TINI" "$C_DUMB"
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		hf -N --runs $((RUNS / ROUNDS)) --warmup "$WARMUP" \
+			--export-json "$TMP/seccomp-run-$r.json" "$@"
+		r=$((r + 1))
+	done
+	say "8/8 seccomp filter: $SC_COLD cold and $SC_BUILDS warm builds," \
+		"$SC_LOADS loads"
+	"$SC_BIN" -j "$TMP/seccomp.json" "$SC_BUILDS" "$SC_COLD" \
+		"$SC_LOADS" >&2 || die "$SC_BIN failed"
 fi
 
 # ---- report -----------------------------------------------------------------
@@ -252,6 +288,7 @@ export BM_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" BM_KERNEL="$(uname -r)" \
 	BM_JWFILE="$JWFILE" BM_HAVE_TINIS="$HAVE_TINIS" \
 	BM_LOAD="$LOAD0 at start, $LOAD1 at end" BM_ROUNDS="$ROUNDS" \
 	C_TRUE C_TIMEOUT C_TINI C_TINIS C_DUMB C_JW C_JWFILE C_FD3TRUE C_JWFD \
+	S_OFF S_ON \
 	R_DIRECT R_CATHOP R_JW RELAY_BYTES RELAY_CHECK D_JW D_TIMEOUT \
 	L_DIRECT L_JW L_JWPAT L_JWSLOW LINES LINES_EVERY LINES_CHECK LINES_BYTES \
 	RP EP EP_SLOW
@@ -280,7 +317,10 @@ json.dump({"date": e["BM_DATE"], "kernel": e["BM_KERNEL"], "cpu": e["BM_CPU"],
            "lines_check": e["LINES_CHECK"],
            "lines_bytes": int(e["LINES_BYTES"]),
            "patterns": {"retry": e["RP"], "error": e["EP"],
-                        "error_slow": e["EP_SLOW"]}},
+                        "error_slow": e["EP_SLOW"]},
+           "seccomp_cmds": {"true": e["C_TRUE"], "off": e["S_OFF"],
+                            "contain": e["S_ON"], "timeout": e["C_TIMEOUT"],
+                            "tini": e["C_TINI"], "dumbinit": e["C_DUMB"]}},
           open(sys.argv[1], "w"), indent=1)
 EOF
 "$PY" "$HELP" report "$TMP" "$MD"
