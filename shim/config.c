@@ -28,7 +28,8 @@ enum otype {
 	T_RLIMIT,	/* max: one of the units below */
 };
 
-enum { U_COUNT, U_BYTES, U_SECONDS };	/* of a T_RLIMIT */
+/* Units of a T_RLIMIT; U_COUNT_CAPPED has no "unlimited". */
+enum { U_COUNT, U_BYTES, U_SECONDS, U_COUNT_CAPPED };
 
 #define NOFIELD	((size_t)-1)
 #define F(m)	offsetof(struct jw_config, m)
@@ -67,7 +68,7 @@ static const struct opt opts[] = {
 	{ "rlimit-core", 0, T_RLIMIT, F(rlimit[JW_RL_CORE]), NULL, U_BYTES,
 	    "BYTES" },
 	{ "rlimit-nofile", 0, T_RLIMIT, F(rlimit[JW_RL_NOFILE]), NULL,
-	    U_COUNT, "N" },
+	    U_COUNT_CAPPED, "N" },
 	{ "rlimit-as", 0, T_RLIMIT, F(rlimit[JW_RL_AS]), NULL, U_BYTES,
 	    "BYTES" },
 	{ "rlimit-cpu", 0, T_RLIMIT, F(rlimit[JW_RL_CPU]), NULL, U_SECONDS,
@@ -221,6 +222,11 @@ parse_limit(const char *v, uint64_t unit, struct jw_limit *l, char *why,
 	size_t len = strlen(v);
 
 	if (strcmp(v, "unlimited") == 0) {
+		if (unit == U_COUNT_CAPPED) {
+			snprintf(why, whylen, "cannot be unlimited: the kernel "
+			    "caps open files at fs.nr_open");
+			return -1;
+		}
 		*l = (struct jw_limit){ true, JW_RL_UNLIMITED };
 		return 0;
 	}
@@ -403,6 +409,21 @@ set_defaults(struct jw_config *c)
 			abort();	/* the table itself is wrong */
 }
 
+/* The [seccomp NAME] sections are all read before any other key. */
+static bool
+seccomp_exists(const struct loader *L, const char *name, char *why,
+    size_t whylen)
+{
+	if (strcmp(name, "off") == 0 || strcmp(name, "contain") == 0)
+		return true;
+	for (size_t i = 0; i < L->nsc; i++)
+		if (strcmp(L->sc[i].name, name) == 0)
+			return true;
+	snprintf(why, whylen, "no section [seccomp %s] in this file (built "
+	    "in: off, contain)", name);
+	return false;
+}
+
 /* ini_load calls this for each key of the sections it applies. */
 static int
 apply_ini(void *arg, const char *file, int line, const char *key,
@@ -418,7 +439,8 @@ apply_ini(void *arg, const char *file, int line, const char *key,
 		return -1;
 	}
 	if (opt_set(dry ? &L->scratch : L->c, o, value, why, sizeof(why))
-	    == -1) {
+	    == -1 || (o->type == T_SECCOMP && !seccomp_exists(L, value, why,
+	    sizeof(why)))) {
 		fprintf(L->err, "jobwrap: %s:%d: %s = %s: %s\n", file, line,
 		    key, value, why);
 		return -1;
@@ -931,6 +953,33 @@ ini_safe(const char *v)
 	return 1;
 }
 
+/*
+ * A chosen [seccomp NAME], expanded: what it denies, allow applied.  The
+ * list is cut into indented lines, which continue it, under inih's limit.
+ */
+static void
+print_seccomp(const struct jw_seccomp *p, FILE *out)
+{
+	static const char *const actions[] = { "errno", "kill", "log" };
+	char buf[16];
+	size_t col = 0;
+
+	fprintf(out, "[seccomp %s]\ndeny =", p->name);
+	for (char **d = p->deny; d != NULL && *d != NULL; d++) {
+		if (col > 60) {
+			fprintf(out, "\n\t");
+			col = 0;
+		} else
+			fputc(' ', out);
+		fputs(*d, out);
+		col += strlen(*d) + 1;
+	}
+	fprintf(out, "\naction = %s\n", actions[p->action]);
+	if (p->action == JW_SC_ERRNO)
+		fprintf(out, "errno = %s\n", jw_errno_name(p->errnum, buf,
+		    sizeof(buf)));
+}
+
 void
 jw_config_print(const struct jw_config *c, FILE *out)
 {
@@ -960,6 +1009,8 @@ jw_config_print(const struct jw_config *c, FILE *out)
 			fprintf(out, "%s = %s%s\n", key, v,
 			    from->line == -1 ? "\t; command line" : "");
 	}
+	if (c->sc.name != NULL && strcmp(c->sc.name, "contain") != 0)
+		print_seccomp(&c->sc, out);
 }
 
 json_t *
@@ -1039,6 +1090,9 @@ jw_usage(FILE *out)
 "      --notify, --no-notify  offer an sd_notify socket to the job (on)\n"
 "      --on-parent-death kill|continue  when the process that started\n"
 "                         jobwrap dies (kill)\n"
+"      --seccomp PROFILE  off, contain or a [seccomp NAME] of the ini (contain)\n"
+"      --rlimit-core|nofile|as|cpu|nproc|fsize N  a resource limit of the\n"
+"                         command (bytes: K, M, G, T; cpu: a duration)\n"
 "\n"
 "Durations: 250ms, 30s, 5m, 2h, 1h30m, 1.5s; a bare number is seconds.\n"
 "Exit: the command's status; 124 deadline; 125 jobwrap failed; 126/127\n"

@@ -146,6 +146,15 @@ protect_supervisor(scmp_filter_ctx ctx, const struct jw_seccomp *p)
 	}
 	if ((rc = protect(ctx, p, "kill", kill_t, nk)) != 0)
 		return rc;
+	/*
+	 * A pidfd needs no pidfd_open: open("/proc/PID") gives one too, and
+	 * its number says nothing of whose it is.  So no job signals through
+	 * pidfds; Go and others fall back to kill(2), which is checked.
+	 */
+	if (!denied(p, "pidfd_send_signal") && (rc = seccomp_rule_add(ctx,
+	    SCMP_ACT_ERRNO(EPERM), seccomp_syscall_resolve_name(
+	    "pidfd_send_signal"), 0)) != 0)
+		return rc;
 	for (size_t i = 0; i < sizeof(by_pid) / sizeof(by_pid[0]); i++)
 		if ((rc = protect(ctx, p, by_pid[i], pid_t_, np)) != 0)
 			return rc;

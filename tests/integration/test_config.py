@@ -343,6 +343,9 @@ def test_ini_errors(tmp_path, text, line, words):
     ("[seccomp x]\naction = kill\n  log\n", 3, ["indented line"]),
     # A list continued on indented lines: the line of its key.
     ("[seccomp x]\ndeny = ptrace\n  nosuch2\n", 2, ["nosuch2"]),
+    ("[jobwrap]\n[profile p]\nseccomp = missing\n", 3,
+     ["no section [seccomp missing]"]),
+    ("[jobwrap]\nrlimit_nofile = unlimited\n", 2, ["fs.nr_open"]),
     # Sections not chosen are checked all the same.
     ("[jobwrap]\nseccomp = off\n[seccomp unused]\ndeny = nope\n", 4,
      ["nope"]),
@@ -352,6 +355,22 @@ def test_sandbox_ini_errors(tmp_path, text, line, words):
     assert got_line == line, msg
     for w in words:
         assert w.lower() in msg.lower(), (w, msg)
+
+
+def test_check_config_with_a_seccomp_section_loads_back(tmp_path):
+    f = ini(tmp_path, "[jobwrap]\nseccomp = dev\n[seccomp dev]\n"
+            "allow = ptrace\naction = errno\nerrno = ENOSYS\n")
+    p = jobwrap("-c", f, "--check-config")
+    assert p.returncode == 0, p.stderr
+    again = tmp_path / "again.ini"
+    again.write_text(p.stdout)
+    q = jobwrap("-c", str(again), "--check-config")
+    assert q.returncode == 0, q.stderr
+    tail = p.stdout[p.stdout.index("[seccomp dev]"):]
+    assert tail == q.stdout[q.stdout.index("[seccomp dev]"):]
+    assert "ptrace" not in tail and " mount" in tail
+    assert "errno = ENOSYS" in tail
+    assert max(len(x) for x in p.stdout.splitlines()) < 200   # inih's limit
 
 
 def test_seccomp_section_chosen_and_continued(tmp_path):

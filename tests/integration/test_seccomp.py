@@ -109,6 +109,17 @@ def test_the_job_cannot_signal_jobwrap_its_group_or_everyone(jw):
     assert set(off.values()) == {"ok"}
 
 
+def test_no_pidfd_signal_reaches_the_supervisor(jw):
+    # open("/proc/PID") is a pidfd too, without pidfd_open.
+    code = ("import os, signal\n"
+            "fd = os.open(f'/proc/{os.getppid()}', os.O_RDONLY)\n"
+            "try:\n    signal.pidfd_send_signal(fd, signal.SIGKILL)\n"
+            "except PermissionError:\n    print('refused')\n")
+    r = jw.run(["--", "python3", "-c", code])
+    assert r.out == b"refused\n" and r.rc == 0, r.err
+    assert r.status["state"] == "succeeded"
+
+
 def test_a_kill_minus_one_does_not_reach_the_supervisor(jw):
     # The worst a same-user job can do: SIGKILL everything it may signal.
     r = jw.run(["--", "sh", "-c", "kill -KILL -1; echo still here"])
