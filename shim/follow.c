@@ -54,10 +54,15 @@ supervisor_alive(const json_t *start, pid_t pid)
 {
 	const char *st = jw_doc_str(json_object_get(start, "config"),
 	    "status_file");
-	char path[64], comm[32] = "";
+	char path[64], comm[32] = "", where[4096];
 	pid_t holder;
 	FILE *f;
 
+	/* A relative path is the supervisor's, from its working directory,
+	 * not from ours: the same name here may be another run's status. */
+	if (st != NULL && st[0] != '/')
+		st = (size_t)snprintf(where, sizeof(where), "/proc/%d/cwd/%s",
+		    (int)pid, st) < sizeof(where) ? where : NULL;
 	if (st != NULL && access(st, F_OK) == 0 &&
 	    (holder = jw_lock_holder(st)) >= 0)
 		return holder == pid;
