@@ -164,52 +164,65 @@ known(const struct jw_procs *p, pid_t pid)
 
 /*
  * One breadth-first pass from this process; the queue grows while it is
- * walked.  Returns how many live processes it added to p, or -1.
+ * walked.  Returns how many processes it saw for the first time, live
+ * ones added to p and dead ones to gone, or -1.
+ *
+ * A dead one counts: a process that forks and exits in a loop (a new pid
+ * every few microseconds) is often dead by the time it is looked at, and
+ * its successor, now our child, must be looked for in the next pass.
  */
 static ssize_t
-walk_once(struct jw_procs *p, int visit)
+walk_once(struct jw_procs *p, struct jw_procs *gone, int visit)
 {
 	struct jw_procs queue = { 0 };
-	size_t before = p->n;
+	size_t before = p->n + gone->n;
 	int rc;
 
 	rc = children_of(getpid(), &queue);
 	for (size_t i = 0; rc == 0 && i < queue.n; i++) {
-		pid_t pid = queue.v[i].pid, pgid = live_pgid(pid);
-		if (pgid == -1)
-			continue;
-		if (!known(p, pid)) {
-			if (visit != 0)
-				(void)kill(pid, visit);
-			if (push(p, pid, pgid) == -1)
+		pid_t pid = queue.v[i].pid, pgid;
+		bool fresh = !known(p, pid);
+
+		if (known(gone, pid))
+			continue;	/* a zombie stays one: no need to look */
+		if ((pgid = live_pgid(pid)) == -1) {
+			/* A zombie: its children are ours now, next pass. */
+			if (fresh && push(gone, pid, -1) == -1)
 				rc = -1;
+			continue;
 		}
+		if (fresh && visit != 0)
+			(void)kill(pid, visit);
+		if (fresh && push(p, pid, pgid) == -1)
+			rc = -1;
 		if (rc == 0 && children_of(pid, &queue) == -1)
 			rc = -1;
 	}
 	jw_procs_free(&queue);
-	return rc == -1 ? -1 : (ssize_t)(p->n - before);
+	return rc == -1 ? -1 : (ssize_t)(p->n + gone->n - before);
 }
 
 /*
  * A process that exits while we walk hands its children to us after we
  * read our own list, so one pass can miss them.  Frozen or killed
- * processes cannot fork, so passes until one finds nothing new end soon;
- * the cap only guards against a kernel that keeps surprising us, and the
- * caller walks again on the next SIGCHLD anyway.
+ * processes cannot fork, so passes until one finds nothing new, alive or
+ * dead, end soon; the cap only guards against a kernel that keeps
+ * surprising us, and the caller walks again on the next SIGCHLD anyway.
  */
 #define MAX_PASSES	64
 
 int
 jw_tree_walk(struct jw_procs *p, int visit)
 {
+	struct jw_procs gone = { 0 };
 	ssize_t added;
 	int pass = 0;
 
 	p->n = 0;
 	do
-		added = walk_once(p, visit);
+		added = walk_once(p, &gone, visit);
 	while (added > 0 && visit != 0 && ++pass < MAX_PASSES);
+	jw_procs_free(&gone);
 	return added == -1 ? -1 : 0;
 }
 
