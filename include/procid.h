@@ -11,6 +11,7 @@
 
 struct jw_procstat {
 	char			 state;		/* 'R', 'S', ..., 'Z' */
+	pid_t			 ppid;
 	pid_t			 pgid;
 	unsigned long long	 start;		/* ticks since boot */
 };

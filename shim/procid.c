@@ -45,7 +45,7 @@ int
 jw_proc_stat(pid_t pid, struct jw_procstat *ps)
 {
 	char path[64], buf[1024], *p;
-	int pg;
+	int pp, pg;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (read_small(path, buf, sizeof(buf)) <= 0)
@@ -53,9 +53,10 @@ jw_proc_stat(pid_t pid, struct jw_procstat *ps)
 	/* The name may hold ')' and spaces: fields start after the last
 	 * ')'.  Then: state ppid pgrp ..., field 22 is starttime. */
 	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
-	    "%c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-	    "%*d %*d %*d %*d %llu", &ps->state, &pg, &ps->start) != 3)
+	    "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+	    "%*d %*d %*d %*d %llu", &ps->state, &pp, &pg, &ps->start) != 4)
 		return -1;
+	ps->ppid = pp;
 	ps->pgid = pg;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "procid.h"
 #include "proctree.h"
 
 int
@@ -33,58 +34,22 @@ push(struct jw_procs *p, pid_t pid, pid_t pgid)
 	return 0;
 }
 
-/* Read a small /proc file; -1 when the process is gone. */
-static ssize_t
-read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd == -1)
-		return -1;
-	while ((n = read(fd, buf, len - 1)) == -1 && errno == EINTR)
-		;
-	close(fd);
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
-}
-
-/* State, parent and group of pid from /proc; -1 when it is gone. */
-static int
-read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgid)
-{
-	char path[64], buf[512], *p;
-	int pp, pg;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 ||
-	    (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %c %d %d", state, &pp, &pg) != 3)
-		return -1;
-	*ppid = pp;
-	*pgid = pg;
-	return 0;
-}
-
 /* Its process group, or -1 when it is gone or a zombie. */
 static pid_t
 live_pgid(pid_t pid)
 {
-	pid_t ppid, pgid;
-	char state;
+	struct jw_procstat ps;
 
-	if (read_stat(pid, &state, &ppid, &pgid) == -1 || state == 'Z' ||
-	    state == 'X')
+	if (jw_proc_stat(pid, &ps) == -1 || ps.state == 'Z' || ps.state == 'X')
 		return -1;
-	return pgid;
+	return ps.pgid;
 }
 
 bool
 jw_tree_has(pid_t pid, pid_t pgid)
 {
-	pid_t me, ppid, g;
-	char state;
+	struct jw_procstat ps;
+	pid_t me;
 
 	if (pid <= 0)
 		return false;
@@ -94,11 +59,11 @@ jw_tree_has(pid_t pid, pid_t pgid)
 	me = getpid();
 	/* Outside the group: its ancestors lead to us (we are a subreaper). */
 	for (int depth = 0; depth < 4096 && pid > 1; depth++) {
-		if (read_stat(pid, &state, &ppid, &g) == -1)
+		if (jw_proc_stat(pid, &ps) == -1)
 			return false;
-		if (ppid == me)
+		if (ps.ppid == me)
 			return true;
-		pid = ppid;
+		pid = ps.ppid;
 	}
 	return false;
 }
