@@ -206,3 +206,22 @@ def per_attempt(tmp_path, *snippets):
     script = (f"n=$(($(cat {f} 2>/dev/null || echo 0) + 1)); echo $n > {f}\n"
               f"case $n in\n{cases}*) {snippets[-1]} ;;\nesac\n")
     return ["sh", "-c", script]
+
+
+def proc_stat(pid):
+    """Fields of /proc/PID/stat after the name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def gone(pid):
+    """pid has exited (a zombie nobody reaps counts as gone)."""
+    st = proc_stat(pid)
+    return st is None or st[0] in ("Z", "X")
+
+
+def pgid_of(pid):
+    return int(proc_stat(pid)[2])

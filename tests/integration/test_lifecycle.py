@@ -17,8 +17,8 @@ import uuid
 
 import pytest
 
-from conftest import (BIN, TERMINAL, check_events, helper, read_events,
-                      tagged_pids, wait_event, wait_for)
+from conftest import (BIN, TERMINAL, check_events, gone, helper, pgid_of,
+                      read_events, tagged_pids, wait_event, wait_for)
 
 # Absolute: some runs and followers work from other directories.
 JOBWRAP = os.path.abspath(BIN)
@@ -44,21 +44,6 @@ def load(path):
 
 def snapshot(path):
     return path.read_bytes(), path.stat().st_mtime_ns
-
-
-def gone(pid):
-    """pid has exited (a zombie nobody reaps counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def pgid_of(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[2])
 
 
 def spawned(st):

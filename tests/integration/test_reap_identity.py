@@ -9,7 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import BIN, wait_event, wait_for
+from conftest import BIN, gone, wait_event, wait_for
 
 BOOT = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
 
@@ -20,11 +20,7 @@ def start_ticks(pid):
 
 
 def alive(pid):
-    try:
-        st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return st[0] not in ("Z", "X")
+    return not gone(pid)
 
 
 def fake_running(path, pgid, **extra):
