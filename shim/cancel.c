@@ -45,7 +45,7 @@ terminal(const char *path)
 	char why[256];
 	json_t *doc = jw_status_read(path, why, sizeof(why));
 
-	if (doc != NULL && strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING))
+	if (doc != NULL && strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING) != 0)
 		return doc;
 	json_decref(doc);
 	return NULL;

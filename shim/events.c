@@ -202,9 +202,8 @@ jw_events_emit(struct jw_events *ev, const char *name, json_t *fields)
 
 	ev->seq++;
 	obj = envelope(ev, name, ts, sizeof(ts));
-	if (obj != NULL && fields != NULL && json_object_update(obj, fields) == 0)
-		line = jw_json_line(obj, JW_EVENT_LINE_MAX, &len);
-	else if (obj != NULL && fields == NULL)
+	if (obj != NULL &&
+	    (fields == NULL || json_object_update(obj, fields) == 0))
 		line = jw_json_line(obj, JW_EVENT_LINE_MAX, &len);
 	json_decref(obj);
 	json_decref(fields);

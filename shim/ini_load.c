@@ -157,7 +157,6 @@ read_line(char *str, int num, void *stream)
 {
 	struct reader *r = stream;
 	size_t len;
-	int c;
 
 	if (r->err_line != 0 || fgets(str, num, r->fp) == NULL)
 		return NULL;
@@ -166,7 +165,7 @@ read_line(char *str, int num, void *stream)
 	 * without one: one limit, whatever the file ends with. */
 	len = strlen(str);
 	if (len > 0 && str[len - 1] != '\n' &&
-	    ((c = getc(r->fp)) != EOF || len > (size_t)num - 2)) {
+	    (getc(r->fp) != EOF || len > (size_t)num - 2)) {
 		fail(r, "line longer than %d bytes", num - 2);
 		return NULL;
 	}

@@ -18,6 +18,7 @@ ms_since(const char *rfc3339)
 	struct timespec now;
 	int ms = 0;
 
+	/* NOLINTNEXTLINE(cert-err34-c): digits jobwrap wrote itself. */
 	if (rfc3339 == NULL || sscanf(rfc3339, "%d-%d-%dT%d:%d:%d.%dZ",
 	    &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
 	    &tm.tm_sec, &ms) != 7)
@@ -63,7 +64,7 @@ command_text(const json_t *doc, char *buf, size_t len)
 			break;
 	}
 	if (n >= len && len > 4)
-		strcpy(buf + len - 4, "...");
+		memcpy(buf + len - 4, "...", 4);
 }
 
 static void

@@ -12,7 +12,8 @@
 
 #include "notify.h"
 
-extern char **environ;
+/* POSIX has the application declare it; glibc also does with _GNU_SOURCE. */
+extern char **environ; /* NOLINT(readability-redundant-declaration) */
 
 /* Room for the credentials and for descriptors someone may pass. */
 #define CMSG_ROOM	(CMSG_SPACE(sizeof(struct ucred)) + \

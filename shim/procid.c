@@ -51,7 +51,8 @@ jw_proc_stat(pid_t pid, struct jw_procstat *ps)
 	if (read_small(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	/* The name may hold ')' and spaces: fields start after the last
-	 * ')'.  Then: state ppid pgrp ..., field 22 is starttime. */
+	 * ')'.  Then: state ppid pgrp ..., field 22 is starttime.
+	 * NOLINTNEXTLINE(cert-err34-c): the kernel's numbers fit. */
 	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
 	    "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
 	    "%*d %*d %*d %*d %llu", &ps->state, &pp, &pg, &ps->start) != 4)

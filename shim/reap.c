@@ -44,6 +44,7 @@ epoch_ms(const char *s)
 	struct tm tm = { 0 };
 	int ms = 0;
 
+	/* NOLINTNEXTLINE(cert-err34-c): digits jobwrap wrote itself. */
 	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year,
 	    &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
 	    &ms) != 7)
@@ -254,7 +255,8 @@ reap_one(const char *path)
 		return errno == EWOULDBLOCK ? 0 : (fprintf(stderr,
 		    "jobwrap: %s\n", why), 1);
 	doc = jw_status_read(path, why, sizeof(why));
-	if (doc == NULL || strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING)) {
+	if (doc == NULL ||
+	    strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING) != 0) {
 		json_decref(doc);
 		jw_status_close(&st);
 		return 0;	/* it ended meanwhile, or is gone */
