@@ -267,7 +267,7 @@ tree(int argc, char **argv)
 static int
 race(void)
 {
-	pid_t parent = getpid(), a, b;
+	pid_t parent = getpid(), a;
 
 	/* Before the fork: the leftover sweep may come before A runs. */
 	ignore(SIGTERM);
@@ -277,7 +277,7 @@ race(void)
 	for (int i = 0; i < 5000 && getppid() == parent; i++)
 		sleep_us(200);
 	say("A", getpid());
-	if ((b = fork()) != 0)
+	if (fork() != 0)
 		wait_forever();
 	setsid();
 	say("B", getpid());
