@@ -6,12 +6,12 @@
 #include <stddef.h>
 
 /* Longest duration accepted: ten years, far beyond any job. */
-#define JW_DURATION_MAX_MS	(10ULL * 366 * 24 * 3600 * 1000)
-#define JW_DURATION_BUFSZ	32
+#define JW_DURATION_MAX_MS (10ULL * 366 * 24 * 3600 * 1000)
+#define JW_DURATION_BUFSZ  32
 
 /* Parse s into milliseconds.  Returns 0, or -1 with *why set to a phrase. */
-int	jw_duration_parse(const char *s, uint64_t *ms, const char **why);
+int jw_duration_parse(const char *s, uint64_t *ms, const char **why);
 /* Canonical form that parses back to the same value ("1h2m3.5s", "0"). */
-void	jw_duration_format(uint64_t ms, char *buf, size_t len);
+void jw_duration_format(uint64_t ms, char *buf, size_t len);
 
 #endif

@@ -10,7 +10,7 @@
  * is not part of a valid sequence becomes the four characters \xNN.
  * NUL and control characters are kept (the encoder escapes them).
  */
-json_t	*jw_json_bytes(const void *p, size_t n);
+json_t *jw_json_bytes(const void *p, size_t n);
 
 /*
  * Compact one-line form of obj, '\n'-terminated, at most max bytes with the
@@ -19,10 +19,10 @@ json_t	*jw_json_bytes(const void *p, size_t n);
  * items, its last items are replaced by one "..." item; obj is modified.
  * NULL on failure.
  */
-char	*jw_json_line(json_t *obj, size_t max, size_t *len);
+char *jw_json_line(json_t *obj, size_t max, size_t *len);
 
 /* Small builders that never return NULL for NULL input. */
-json_t	*jw_json_str_or_null(const char *s);
-json_t	*jw_json_argv(char *const argv[]);
+json_t *jw_json_str_or_null(const char *s);
+json_t *jw_json_argv(char *const argv[]);
 
 #endif

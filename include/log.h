@@ -7,6 +7,6 @@
  * otherwise, so a stalled stderr reader never stops supervision.  Events
  * and the status carry everything that matters; this is for people.
  */
-void	jw_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void jw_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -7,9 +7,9 @@
 
 #include "config.h"
 
-int	jw_inspect(const struct jw_config *c);	/* --inspect */
-int	jw_reap(const struct jw_config *c);	/* --reap */
-int	jw_cancel(const struct jw_config *c);	/* --cancel */
-int	jw_follow(const struct jw_config *c);	/* --follow */
+int jw_inspect(const struct jw_config *c); /* --inspect */
+int jw_reap(const struct jw_config *c);	   /* --reap */
+int jw_cancel(const struct jw_config *c);  /* --cancel */
+int jw_follow(const struct jw_config *c);  /* --follow */
 
 #endif

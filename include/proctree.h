@@ -13,17 +13,17 @@
 #include <sys/types.h>
 
 struct jw_proc {
-	pid_t	pid;
-	pid_t	pgid;
+	pid_t pid;
+	pid_t pgid;
 };
 
 struct jw_procs {
-	struct jw_proc	*v;
-	size_t		 n, cap;
+	struct jw_proc *v;
+	size_t n, cap;
 };
 
 /* Become a child subreaper.  0 or -1 with errno. */
-int	jw_tree_subreaper(void);
+int jw_tree_subreaper(void);
 
 /*
  * Collect the live (non-zombie) descendants of this process, parents
@@ -34,15 +34,15 @@ int	jw_tree_subreaper(void);
  * children handed to us mid-walk are caught.  0 only looks (one pass).
  * 0 or -1 (out of memory).
  */
-int	jw_tree_walk(struct jw_procs *p, int visit);
-size_t	jw_tree_count(void);
+int jw_tree_walk(struct jw_procs *p, int visit);
+size_t jw_tree_count(void);
 /*
  * Is pid a process of the job: in process group pgid, or a descendant of
  * this process?  A pid that is gone (reaped) is not.
  */
-bool	jw_tree_has(pid_t pid, pid_t pgid);
+bool jw_tree_has(pid_t pid, pid_t pgid);
 /* Send sig to every process in p (ESRCH ignored: it died meanwhile). */
-void	jw_tree_signal(const struct jw_procs *p, int sig);
-void	jw_procs_free(struct jw_procs *p);
+void jw_tree_signal(const struct jw_procs *p, int sig);
+void jw_procs_free(struct jw_procs *p);
 
 #endif

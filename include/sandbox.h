@@ -17,21 +17,26 @@
 
 /* --rlimit-NAME, in the contract's order. */
 enum jw_rlimit_id {
-	JW_RL_CORE, JW_RL_NOFILE, JW_RL_AS, JW_RL_CPU, JW_RL_NPROC,
-	JW_RL_FSIZE, JW_RL_COUNT
+	JW_RL_CORE,
+	JW_RL_NOFILE,
+	JW_RL_AS,
+	JW_RL_CPU,
+	JW_RL_NPROC,
+	JW_RL_FSIZE,
+	JW_RL_COUNT
 };
 
-#define JW_RL_UNLIMITED	UINT64_MAX
+#define JW_RL_UNLIMITED UINT64_MAX
 
 struct jw_limit {
-	bool		 set;
-	uint64_t	 value;		/* JW_RL_UNLIMITED, or bytes, count, s */
+	bool set;
+	uint64_t value; /* JW_RL_UNLIMITED, or bytes, count, s */
 };
 
 struct jw_sandbox {
-	struct rlimit	 rl[JW_RL_COUNT];
-	bool		 has[JW_RL_COUNT];
-	struct sock_fprog prog;		/* len 0: no filter */
+	struct rlimit rl[JW_RL_COUNT];
+	bool has[JW_RL_COUNT];
+	struct sock_fprog prog; /* len 0: no filter */
 };
 
 /* "core", "nofile", ...; and RLIMIT_CORE, ... */
@@ -42,18 +47,18 @@ const char *jw_rlimit_name(enum jw_rlimit_id id);
  * filter also keeps the job from signalling jobwrap, its process group
  * or its parent, and from kill(-1).  0, or -1 with why.
  */
-int	 jw_sandbox_build(struct jw_sandbox *sb, const struct jw_limit lim[],
-	    const struct jw_seccomp *p, char *why, size_t whylen);
+int jw_sandbox_build(struct jw_sandbox *sb, const struct jw_limit lim[],
+    const struct jw_seccomp *p, char *why, size_t whylen);
 
 /* Where jw_sandbox_apply() failed. */
-#define JW_SB_SECCOMP	(-1)	/* else the jw_rlimit_id that failed */
+#define JW_SB_SECCOMP (-1) /* else the jw_rlimit_id that failed */
 
 /*
  * In the child, last before exec: limits, PR_SET_NO_NEW_PRIVS, the
  * filter.  Async-signal-safe.  0, or -1 with errno and *what.
  */
-int	 jw_sandbox_apply(const struct jw_sandbox *sb, int *what);
+int jw_sandbox_apply(const struct jw_sandbox *sb, int *what);
 
-void	 jw_sandbox_free(struct jw_sandbox *sb);
+void jw_sandbox_free(struct jw_sandbox *sb);
 
 #endif

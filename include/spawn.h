@@ -5,31 +5,34 @@
 #include <sys/types.h>
 
 struct jw_child {
-	pid_t	pid;		/* also its process group id */
-	int	out;		/* read ends of its stdout and stderr pipes */
-	int	err;
+	pid_t pid; /* also its process group id */
+	int out;   /* read ends of its stdout and stderr pipes */
+	int err;
 };
 
 struct jw_sandbox;
 
 struct jw_spawn {
-	char *const	*argv;
-	char *const	*envp;		/* NULL: our own environment */
-	char		*pid_slot;	/* a string in envp the child completes
-					   with its own pid (WATCHDOG_PID=), or
-					   NULL */
-	const struct jw_sandbox *sandbox;	/* applied last before exec */
+	char *const *argv;
+	char *const *envp; /* NULL: our own environment */
+	char *pid_slot;	   /* a string in envp the child completes
+			      with its own pid (WATCHDOG_PID=), or
+			      NULL */
+	const struct jw_sandbox *sandbox; /* applied last before exec */
 };
 
 /* Where spawning failed, for the exit status (126/127 vs 125). */
 enum jw_spawn_stage {
-	JW_SPAWN_SETUP, JW_SPAWN_EXEC, JW_SPAWN_RLIMIT, JW_SPAWN_SECCOMP
+	JW_SPAWN_SETUP,
+	JW_SPAWN_EXEC,
+	JW_SPAWN_RLIMIT,
+	JW_SPAWN_SECCOMP
 };
 
 struct jw_spawn_error {
 	enum jw_spawn_stage stage;
-	int		 err;		/* an errno */
-	int		 limit;		/* JW_SPAWN_RLIMIT: its jw_rlimit_id */
+	int err;   /* an errno */
+	int limit; /* JW_SPAWN_RLIMIT: its jw_rlimit_id */
 };
 
 /*
@@ -38,7 +41,7 @@ struct jw_spawn_error {
  * on fresh pipes and the sandbox applied, and wait until it has exec'd.
  * 0, or -1 with *e telling what failed; nothing is left behind then.
  */
-int	jw_spawn(const struct jw_spawn *sp, struct jw_child *c,
-	    struct jw_spawn_error *e);
+int jw_spawn(const struct jw_spawn *sp, struct jw_child *c,
+    struct jw_spawn_error *e);
 
 #endif

@@ -15,11 +15,11 @@
 #include <jansson.h>
 
 struct jw_status {
-	int	 dirfd;
-	int	 lockfd;
-	char	*base;		/* PATH's last component */
-	char	*tmp;		/* ".BASE.tmp" */
-	char	*lock;		/* "BASE.lock" */
+	int dirfd;
+	int lockfd;
+	char *base; /* PATH's last component */
+	char *tmp;  /* ".BASE.tmp" */
+	char *lock; /* "BASE.lock" */
 	const char *path;
 };
 
@@ -27,12 +27,11 @@ struct jw_status {
  * Open PATH's directory and take PATH.lock without waiting.
  * 0, or -1 with a sentence in err (EWOULDBLOCK: another owner holds it).
  */
-int	jw_status_open(struct jw_status *s, const char *path, char *err,
-	    size_t errlen);
+int jw_status_open(struct jw_status *s, const char *path, char *err,
+    size_t errlen);
 /* Replace PATH with doc, durably.  0, or -1 with a sentence in err. */
-int	jw_status_write(struct jw_status *s, json_t *doc, char *err,
-	    size_t errlen);
+int jw_status_write(struct jw_status *s, json_t *doc, char *err, size_t errlen);
 /* Release the lock (by closing it) and everything else. */
-void	jw_status_close(struct jw_status *s);
+void jw_status_close(struct jw_status *s);
 
 #endif

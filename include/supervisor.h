@@ -5,6 +5,6 @@
 #include "config.h"
 
 /* Supervise c->argv as the contract says; returns jobwrap's exit status. */
-int	jw_supervise(const struct jw_config *c);
+int jw_supervise(const struct jw_config *c);
 
 #endif

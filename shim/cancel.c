@@ -22,7 +22,7 @@
 #include "modes.h"
 #include "runs.h"
 
-#define WAIT_MARGIN_MS	5000
+#define WAIT_MARGIN_MS 5000
 
 /* The directory part of path, for inotify. */
 static void
@@ -69,7 +69,8 @@ static int
 wait_end(const char *path, int in, uint64_t wait_ms)
 {
 	uint64_t until = jw_mono_ms() + wait_ms;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	json_t *doc;
 
 	for (;;) {
@@ -80,15 +81,19 @@ wait_end(const char *path, int in, uint64_t wait_ms)
 			return print_doc(doc);
 		if (now >= until)
 			break;
-		if (poll(&p, 1, (int)(until - now > INT_MAX ? INT_MAX :
-		    until - now)) == -1 && errno != EINTR)
+		if (poll(&p, 1,
+			(int)(until - now > INT_MAX ? INT_MAX : until - now)) ==
+			-1 &&
+		    errno != EINTR)
 			break;
 		/* Any change in the directory: look again. */
 		while (read(in, buf, sizeof(buf)) > 0)
 			;
 	}
-	fprintf(stderr, "jobwrap: %s: still running after %llu ms; its "
-	    "supervisor got SIGTERM\n", path, (unsigned long long)wait_ms);
+	fprintf(stderr,
+	    "jobwrap: %s: still running after %llu ms; its "
+	    "supervisor got SIGTERM\n",
+	    path, (unsigned long long)wait_ms);
 	return 1;
 }
 
@@ -110,8 +115,10 @@ jw_cancel(const struct jw_config *c)
 	pid = jw_doc_int(doc, "jobwrap_pid");
 	kill_after = jw_doc_int(doc, "kill_after_ms");
 	if (strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING) != 0) {
-		fprintf(stderr, "jobwrap: %s: already ended: %s (nothing to "
-		    "cancel)\n", path, jw_doc_str(doc, "state"));
+		fprintf(stderr,
+		    "jobwrap: %s: already ended: %s (nothing to "
+		    "cancel)\n",
+		    path, jw_doc_str(doc, "state"));
 		json_decref(doc);
 		return 1;
 	}
@@ -123,27 +130,34 @@ jw_cancel(const struct jw_config *c)
 			close(pfd);
 		if ((doc = terminal(path)) != NULL) {
 			/* It ended between our two looks. */
-			fprintf(stderr, "jobwrap: %s: already ended: %s "
-			    "(nothing to cancel)\n", path,
-			    jw_doc_str(doc, "state"));
+			fprintf(stderr,
+			    "jobwrap: %s: already ended: %s "
+			    "(nothing to cancel)\n",
+			    path, jw_doc_str(doc, "state"));
 			json_decref(doc);
 		} else if (holder > 0)
-			fprintf(stderr, "jobwrap: %s: its lock is held by pid %d, "
+			fprintf(stderr,
+			    "jobwrap: %s: its lock is held by pid %d, "
 			    "not by its supervisor (jobwrap pid %lld): not "
-			    "cancelled\n", path, (int)holder, pid);
+			    "cancelled\n",
+			    path, (int)holder, pid);
 		else
-			fprintf(stderr, "jobwrap: %s: its supervisor (jobwrap "
+			fprintf(stderr,
+			    "jobwrap: %s: its supervisor (jobwrap "
 			    "pid %lld) is gone: the lock is free; settle it with "
-			    "jobwrap --reap\n", path, pid);
+			    "jobwrap --reap\n",
+			    path, pid);
 		return 1;
 	}
-	wait_ms = c->wait_given ? c->wait_ms : (uint64_t)(kill_after >= 0 ?
-	    kill_after : 10000) + WAIT_MARGIN_MS;
+	wait_ms = c->wait_given
+	    ? c->wait_ms
+	    : (uint64_t)(kill_after >= 0 ? kill_after : 10000) + WAIT_MARGIN_MS;
 	dir_of(path, dir, sizeof(dir));
 	/* Watch before signalling: the end may come at once. */
 	in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (in == -1 || inotify_add_watch(in, dir, IN_MOVED_TO |
-	    IN_CLOSE_WRITE | IN_CREATE) == -1) {
+	if (in == -1 ||
+	    inotify_add_watch(in, dir,
+		IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) == -1) {
 		fprintf(stderr, "jobwrap: %s: inotify: %s\n", dir,
 		    strerror(errno));
 		close(pfd);
@@ -153,8 +167,10 @@ jw_cancel(const struct jw_config *c)
 	}
 	if (syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0) == -1 &&
 	    errno != ESRCH) {
-		fprintf(stderr, "jobwrap: %s: cannot signal its supervisor "
-		    "(pid %lld): %s\n", path, pid, strerror(errno));
+		fprintf(stderr,
+		    "jobwrap: %s: cannot signal its supervisor "
+		    "(pid %lld): %s\n",
+		    path, pid, strerror(errno));
 		close(pfd);
 		close(in);
 		return 1;

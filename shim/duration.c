@@ -6,10 +6,14 @@
 #include "duration.h"
 
 static const struct unit {
-	const char	*name;
-	uint64_t	 ms;
-} units[] = {	/* longest names first: "ms" before "m" */
-	{ "ms", 1 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 },
+	const char *name;
+	uint64_t ms;
+} units[] = {
+	/* longest names first: "ms" before "m" */
+	{ "ms", 1 },
+	{ "h", 3600000 },
+	{ "m", 60000 },
+	{ "s", 1000 },
 };
 
 static const struct unit *
@@ -127,16 +131,20 @@ jw_duration_format(uint64_t ms, char *buf, size_t len)
 	}
 	buf[0] = '\0';
 	if (h > 0)
-		off += (size_t)snprintf(buf + off, len - off, "%lluh", (unsigned long long)h);
+		off += (size_t)snprintf(buf + off, len - off, "%lluh",
+		    (unsigned long long)h);
 	if (m > 0 && off < len)
-		off += (size_t)snprintf(buf + off, len - off, "%llum", (unsigned long long)m);
+		off += (size_t)snprintf(buf + off, len - off, "%llum",
+		    (unsigned long long)m);
 	if ((s > 0 || frac > 0) && off < len) {
 		char f[8] = "";
 		if (frac > 0) {
-			snprintf(f, sizeof(f), ".%03llu", (unsigned long long)frac);
+			snprintf(f, sizeof(f), ".%03llu",
+			    (unsigned long long)frac);
 			for (size_t i = strlen(f) - 1; f[i] == '0'; i--)
 				f[i] = '\0';
 		}
-		snprintf(buf + off, len - off, "%llu%ss", (unsigned long long)s, f);
+		snprintf(buf + off, len - off, "%llu%ss", (unsigned long long)s,
+		    f);
 	}
 }

@@ -16,23 +16,23 @@
 #include "wfd.h"
 
 struct jw_events {
-	const char	*run_id;
-	uint64_t	 t0;
-	uint64_t	 seq;
+	const char *run_id;
+	uint64_t t0;
+	uint64_t seq;
 
-	struct jw_wfd	 out;		/* --events-fd, a private copy */
-	int		 user_fd;	/* the number the user gave, for messages */
-	char		*buf;		/* its unsent bytes: buf[off..len) */
-	size_t		 off, len, cap;
-	uint64_t	 sent, queued;	/* byte counts since the start */
-	uint64_t	 heartbeat_end;	/* value of queued after the last one */
+	struct jw_wfd out; /* --events-fd, a private copy */
+	int user_fd;	   /* the number the user gave, for messages */
+	char *buf;	   /* its unsent bytes: buf[off..len) */
+	size_t off, len, cap;
+	uint64_t sent, queued;	/* byte counts since the start */
+	uint64_t heartbeat_end; /* value of queued after the last one */
 
-	int		 file;		/* --events-file */
-	char		*fbuf;		/* lines not yet written to it */
-	size_t		 flen, fcap;
-	bool		 file_syncs;	/* a regular file: fdatasync means something */
-	const char	*path;
-	char		 failure[256];
+	int file;   /* --events-file */
+	char *fbuf; /* lines not yet written to it */
+	size_t flen, fcap;
+	bool file_syncs; /* a regular file: fdatasync means something */
+	const char *path;
+	char failure[256];
 };
 
 static void
@@ -63,8 +63,10 @@ jw_events_open(int fd, const char *path, const char *run_id, uint64_t t0,
 	ev->out = (struct jw_wfd){ -1, JW_WFD_GONE };
 	if (path != NULL) {
 		ev->path = path;
-		ev->file = open(path, O_WRONLY | O_APPEND | O_CREAT |
-		    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+		ev->file = open(path,
+		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+			O_NOCTTY,
+		    0644);
 		struct stat st;
 		if (ev->file == -1 || fstat(ev->file, &st) == -1) {
 			snprintf(err, errlen, "--events-file %s: %s", path,
@@ -82,7 +84,8 @@ jw_events_open(int fd, const char *path, const char *run_id, uint64_t t0,
 		/* Our private copy replaces it: children must not hold it. */
 		close(fd);
 		if (ev->out.kind == JW_WFD_GONE)
-			jw_warn("events fd %d: no reader; it gets no events", fd);
+			jw_warn("events fd %d: no reader; it gets no events",
+			    fd);
 	}
 	return ev;
 }
@@ -184,13 +187,11 @@ queue_fd(struct jw_events *ev, const char *line, size_t len)
 static json_t *
 envelope(struct jw_events *ev, const char *name, char *ts, size_t tslen)
 {
-	return json_pack("{s:i, s:I, s:s, s:I, s:s, s:s}",
-	    "v", JW_SCHEMA_VERSION,
-	    "seq", (json_int_t)ev->seq,
-	    "ts", jw_rfc3339_now(ts, tslen),
-	    "mono_ms", (json_int_t)(jw_mono_ms() - ev->t0),
-	    "run_id", ev->run_id,
-	    "event", name);
+	return json_pack("{s:i, s:I, s:s, s:I, s:s, s:s}", "v",
+	    JW_SCHEMA_VERSION, "seq", (json_int_t)ev->seq, "ts",
+	    jw_rfc3339_now(ts, tslen), "mono_ms",
+	    (json_int_t)(jw_mono_ms() - ev->t0), "run_id", ev->run_id, "event",
+	    name);
 }
 
 uint64_t
@@ -236,8 +237,9 @@ jw_events_seq(const struct jw_events *ev)
 int
 jw_events_poll_fd(const struct jw_events *ev)
 {
-	return ev->out.kind == JW_WFD_POLL || ev->out.kind == JW_WFD_SOCK ?
-	    ev->out.fd : -1;
+	return ev->out.kind == JW_WFD_POLL || ev->out.kind == JW_WFD_SOCK
+	    ? ev->out.fd
+	    : -1;
 }
 
 bool
@@ -311,4 +313,3 @@ jw_events_close(struct jw_events *ev, int timeout_ms)
 	free(ev->fbuf);
 	free(ev);
 }
-

@@ -21,18 +21,18 @@
 #include "modes.h"
 #include "runs.h"
 
-#define EXIT_NO_END	3	/* the supervisor died without an exit event */
+#define EXIT_NO_END 3 /* the supervisor died without an exit event */
 
 struct follow {
-	const char	*path;
-	uint64_t	 from;
-	int		 fd;		/* the events file, -1 until it exists */
-	int		 in;		/* inotify */
-	int		 pidfd;		/* the supervisor, -1 until known */
-	bool		 dead;		/* ... and it is gone */
-	bool		 ended;		/* the exit event was read */
-	char		*part;		/* an unfinished last line */
-	size_t		 plen, pcap;
+	const char *path;
+	uint64_t from;
+	int fd;	    /* the events file, -1 until it exists */
+	int in;	    /* inotify */
+	int pidfd;  /* the supervisor, -1 until known */
+	bool dead;  /* ... and it is gone */
+	bool ended; /* the exit event was read */
+	char *part; /* an unfinished last line */
+	size_t plen, pcap;
 };
 
 static void
@@ -62,7 +62,9 @@ supervisor_alive(const json_t *start, pid_t pid)
 	 * not from ours: the same name here may be another run's status. */
 	if (st != NULL && st[0] != '/')
 		st = (size_t)snprintf(where, sizeof(where), "/proc/%d/cwd/%s",
-		    (int)pid, st) < sizeof(where) ? where : NULL;
+			 (int)pid, st) < sizeof(where)
+		    ? where
+		    : NULL;
 	if (st != NULL && access(st, F_OK) == 0 &&
 	    (holder = jw_lock_holder(st)) >= 0)
 		return holder == pid;
@@ -106,7 +108,7 @@ on_line(struct follow *f, const char *line, size_t len)
 	}
 	if ((uint64_t)seq >= f->from &&
 	    (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF ||
-	    fflush(stdout) == EOF)) {
+		fflush(stdout) == EOF)) {
 		json_decref(ev);
 		return -1;
 	}
@@ -178,7 +180,8 @@ open_events(struct follow *f)
 static int
 wait_more(struct follow *f)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct pollfd p[2] = { { f->in, POLLIN, 0 }, { f->pidfd, POLLIN, 0 } };
 
 	if (poll(p, f->pidfd != -1 ? 2 : 1, -1) == -1 && errno != EINTR) {
@@ -216,16 +219,18 @@ follow_loop(struct follow *f)
 int
 jw_follow(const struct jw_config *c)
 {
-	struct follow f = { .path = c->argv[0], .from = c->from_seq,
-	    .fd = -1, .pidfd = -1 };
+	struct follow f = { .path = c->argv[0],
+		.from = c->from_seq,
+		.fd = -1,
+		.pidfd = -1 };
 	char dir[4096];
 	int rc;
 
 	dir_of(f.path, dir, sizeof(dir));
 	/* The directory first: the file may appear at any time. */
 	f.in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (f.in == -1 || inotify_add_watch(f.in, dir, IN_CREATE |
-	    IN_MOVED_TO) == -1) {
+	if (f.in == -1 ||
+	    inotify_add_watch(f.in, dir, IN_CREATE | IN_MOVED_TO) == -1) {
 		fprintf(stderr, "jobwrap: %s: inotify: %s\n", dir,
 		    strerror(errno));
 		if (f.in != -1)

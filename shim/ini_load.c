@@ -15,36 +15,36 @@
 
 #include "ini_load.h"
 
-#define SECTION_MAX	49	/* inih truncates longer names silently */
+#define SECTION_MAX 49 /* inih truncates longer names silently */
 
 /* A section: [jobwrap] (profile NULL), [profile NAME] or [seccomp NAME]. */
 struct entry {
-	int	 seccomp;
-	char	*profile;
-	char	*key;		/* NULL: a [seccomp NAME] header */
-	char	*value;
-	int	 line;
+	int seccomp;
+	char *profile;
+	char *key; /* NULL: a [seccomp NAME] header */
+	char *value;
+	int line;
 };
 
 struct section {
-	int	 seccomp;
-	char	*profile;
-	int	 line;
+	int seccomp;
+	char *profile;
+	int line;
 };
 
 struct reader {
 	const struct ini_load *il;
-	FILE		*fp;
-	int		 line;
-	int		 indented;	/* current line starts with white space */
-	int		 err_line;	/* first error we reported, 0: none */
-	char		*cur_profile;	/* section being read; NULL: [jobwrap] */
-	int		 cur_seccomp;	/* ... which is [seccomp NAME] */
-	int		 in_section;
-	struct entry	*e;
-	size_t		 ne, cape;
-	struct section	*s;
-	size_t		 ns, caps;
+	FILE *fp;
+	int line;
+	int indented;	   /* current line starts with white space */
+	int err_line;	   /* first error we reported, 0: none */
+	char *cur_profile; /* section being read; NULL: [jobwrap] */
+	int cur_seccomp;   /* ... which is [seccomp NAME] */
+	int in_section;
+	struct entry *e;
+	size_t ne, cape;
+	struct section *s;
+	size_t ns, caps;
 };
 
 static void fail(struct reader *, const char *, ...)
@@ -118,9 +118,11 @@ section_line(struct reader *r, const char *start)
 	if (strcmp(name, "jobwrap") != 0) {
 		if ((strncmp(name, "profile ", 8) != 0 && !r->cur_seccomp) ||
 		    !valid_profile_name(name + 8)) {
-			fail(r, "unknown section [%s] (expected [jobwrap], "
+			fail(r,
+			    "unknown section [%s] (expected [jobwrap], "
 			    "[profile NAME] or [seccomp NAME], NAME of letters, "
-			    "digits, '.', '_', '-')", name);
+			    "digits, '.', '_', '-')",
+			    name);
 			return;
 		}
 		if ((r->cur_profile = strdup(name + 8)) == NULL) {
@@ -130,7 +132,7 @@ section_line(struct reader *r, const char *start)
 	}
 	for (size_t i = 0; i < r->ns; i++)
 		if (same_section(r->s[i].seccomp, r->s[i].profile,
-		    r->cur_seccomp, r->cur_profile)) {
+			r->cur_seccomp, r->cur_profile)) {
 			fail(r, "duplicate section [%s] (first at line %d)",
 			    name, r->s[i].line);
 			return;
@@ -226,8 +228,8 @@ continue_list(struct entry *e, const char *value)
 static int
 key_known(const struct reader *r, const char *key)
 {
-	return r->cur_seccomp ? r->il->seccomp_key(key) != 0 :
-	    r->il->known_key(key);
+	return r->cur_seccomp ? r->il->seccomp_key(key) != 0
+			      : r->il->known_key(key);
 }
 
 static int
@@ -235,7 +237,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
 {
 	struct reader *r = user;
 
-	(void)section;		/* checked by section_line() already */
+	(void)section; /* checked by section_line() already */
 	if (r->err_line != 0)
 		return 1;
 	if (!r->in_section) {
@@ -246,15 +248,16 @@ on_key(void *user, const char *section, const char *key, const char *value)
 	for (size_t i = r->ne; i-- > 0;) {
 		struct entry *e = &r->e[i];
 		if (!same_section(e->seccomp, e->profile, r->cur_seccomp,
-		    r->cur_profile) || e->key == NULL ||
-		    strcmp(e->key, key) != 0)
+			r->cur_profile) ||
+		    e->key == NULL || strcmp(e->key, key) != 0)
 			continue;
 		if (r->indented && i == r->ne - 1 && r->cur_seccomp &&
 		    r->il->seccomp_key(key) == 1) {
 			if (continue_list(e, value) == -1)
 				fail(r, "out of memory");
 		} else if (r->indented && i == r->ne - 1)
-			fail(r, "indented line continues the value of \"%s\", "
+			fail(r,
+			    "indented line continues the value of \"%s\", "
 			    "which takes one value (remove the indentation)",
 			    key);
 		else
@@ -263,9 +266,11 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		return 1;
 	}
 	if (!key_known(r, key))
-		fail(r, "unknown key \"%s\"%s", key, r->cur_seccomp ?
-		    " (a [seccomp NAME] section has deny, allow, action and "
-		    "errno)" : "");
+		fail(r, "unknown key \"%s\"%s", key,
+		    r->cur_seccomp
+			? " (a [seccomp NAME] section has deny, allow, action and "
+			  "errno)"
+			: "");
 	else if (add_entry(r, key, value) == -1)
 		fail(r, "out of memory");
 	return 1;
@@ -291,8 +296,9 @@ apply_entries(struct reader *r)
 
 	for (size_t i = 0; i < r->ne; i++) {
 		const struct entry *e = &r->e[i];
-		if (e->seccomp && il->seccomp(il->arg, il->path, e->line,
-		    e->profile, e->key, e->value) == -1)
+		if (e->seccomp &&
+		    il->seccomp(il->arg, il->path, e->line, e->profile, e->key,
+			e->value) == -1)
 			return -1;
 	}
 	for (int pass = 0; pass < 3; pass++)
@@ -302,10 +308,12 @@ apply_entries(struct reader *r)
 				continue;
 			int chosen = il->profile && e->profile &&
 			    strcmp(il->profile, e->profile) == 0;
-			int want = pass == 0 ? e->profile == NULL :
-			    pass == 1 ? chosen : e->profile && !chosen;
-			if (want && il->apply(il->arg, il->path, e->line, e->key,
-			    e->value, pass == 2) == -1)
+			int want = pass == 0 ? e->profile == NULL
+			    : pass == 1	     ? chosen
+					     : e->profile && !chosen;
+			if (want &&
+			    il->apply(il->arg, il->path, e->line, e->key,
+				e->value, pass == 2) == -1)
 				return -1;
 		}
 	return 0;
@@ -342,14 +350,18 @@ jw_ini_load(const struct ini_load *il)
 		fprintf(il->err, "jobwrap: %s:%d: read error\n", il->path,
 		    r.line);
 	} else if (bad > 0 && (r.err_line == 0 || bad < r.err_line)) {
-		fprintf(il->err, "jobwrap: %s:%d: syntax error (expected "
-		    "[section], key = value or a comment)\n", il->path, bad);
+		fprintf(il->err,
+		    "jobwrap: %s:%d: syntax error (expected "
+		    "[section], key = value or a comment)\n",
+		    il->path, bad);
 	} else if (bad == -2) {
 		fprintf(il->err, "jobwrap: %s: out of memory\n", il->path);
 	} else if (r.err_line == 0) {
 		if (il->profile && !profile_exists(&r, il->profile))
-			fprintf(il->err, "jobwrap: %s:%d: no section [profile "
-			    "%s] in this file\n", il->path, r.line, il->profile);
+			fprintf(il->err,
+			    "jobwrap: %s:%d: no section [profile "
+			    "%s] in this file\n",
+			    il->path, r.line, il->profile);
 		else
 			rc = apply_entries(&r);
 	}

@@ -18,11 +18,12 @@ ms_since(const char *rfc3339)
 	struct timespec now;
 	int ms = 0;
 
-	/* NOLINTNEXTLINE(cert-err34-c): digits jobwrap wrote itself. */
-	if (rfc3339 == NULL || sscanf(rfc3339, "%d-%d-%dT%d:%d:%d.%dZ",
-	    &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-	    &tm.tm_sec, &ms) != 7)
+	/* NOLINTBEGIN(cert-err34-c): digits jobwrap wrote itself. */
+	if (rfc3339 == NULL ||
+	    sscanf(rfc3339, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
+		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
 		return -1;
+	/* NOLINTEND(cert-err34-c) */
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -34,17 +35,18 @@ static void
 elapsed(const json_t *doc, char *buf, size_t len)
 {
 	const char *state = jw_doc_str(doc, "state");
-	long long ms = strcmp(state, JW_ST_RUNNING) == 0 ?
-	    ms_since(jw_doc_str(doc, "started_at")) :
-	    jw_doc_int(doc, "duration_ms");
+	long long ms = strcmp(state, JW_ST_RUNNING) == 0
+	    ? ms_since(jw_doc_str(doc, "started_at"))
+	    : jw_doc_int(doc, "duration_ms");
 
 	if (ms < 0) {
 		snprintf(buf, len, "-");
 		return;
 	}
 	/* Whole seconds read better in a table. */
-	jw_duration_format(ms >= 1000 ? (uint64_t)ms / 1000 * 1000 :
-	    (uint64_t)ms, buf, len);
+	jw_duration_format(ms >= 1000 ? (uint64_t)ms / 1000 * 1000
+				      : (uint64_t)ms,
+	    buf, len);
 }
 
 static void
@@ -54,7 +56,8 @@ command_text(const json_t *doc, char *buf, size_t len)
 	size_t i, n = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(argv, i, a) {
+	json_array_foreach(argv, i, a)
+	{
 		const char *s = json_string_value(a);
 		if (s == NULL)
 			continue;
@@ -80,8 +83,8 @@ print_row(const struct jw_run_file *f)
 	command_text(d, cmd, sizeof(cmd));
 	snprintf(code, sizeof(code), ex < 0 ? "-" : "%lld", ex);
 	printf("%-12.12s  %-12s  %-5s  %7lld  %9s  %4s  %s\n", id,
-	    jw_doc_str(d, "state"), f->holder > 0 ? "yes" : "no", pid, el,
-	    code, cmd);
+	    jw_doc_str(d, "state"), f->holder > 0 ? "yes" : "no", pid, el, code,
+	    cmd);
 }
 
 static int
@@ -90,9 +93,10 @@ print_json(const struct jw_run_file *f)
 	json_t *d = json_deep_copy(f->doc);
 	char *line;
 
-	if (d == NULL || json_object_set_new(d, "path", json_string(f->path))
-	    == -1 || json_object_set_new(d, "alive",
-	    json_boolean(f->holder > 0)) == -1 ||
+	if (d == NULL ||
+	    json_object_set_new(d, "path", json_string(f->path)) == -1 ||
+	    json_object_set_new(d, "alive", json_boolean(f->holder > 0)) ==
+		-1 ||
 	    (line = json_dumps(d, JSON_COMPACT)) == NULL) {
 		json_decref(d);
 		fprintf(stderr, "jobwrap: out of memory\n");
@@ -111,8 +115,8 @@ jw_inspect(const struct jw_config *c)
 	int rc = jw_runs_load(c, &r);
 
 	if (!c->json && r.n > 0)
-		printf("%-12s  %-12s  %-5s  %7s  %9s  %4s  %s\n", "RUN", "STATE",
-		    "ALIVE", "PID", "ELAPSED", "EXIT", "COMMAND");
+		printf("%-12s  %-12s  %-5s  %7s  %9s  %4s  %s\n", "RUN",
+		    "STATE", "ALIVE", "PID", "ELAPSED", "EXIT", "COMMAND");
 	for (size_t i = 0; i < r.n; i++) {
 		if (c->json)
 			rc |= print_json(&r.v[i]);

@@ -7,7 +7,7 @@
 
 #include "json.h"
 
-#define ELLIPSIS	"..."
+#define ELLIPSIS "..."
 
 /* Length of the valid UTF-8 sequence at p, or 0 (RFC 3629: no overlongs,
  * no surrogates, nothing above U+10FFFF). */
@@ -85,7 +85,8 @@ jw_json_argv(char *const argv[])
 	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && argv != NULL && argv[i] != NULL; i++)
-		if (json_array_append_new(a, jw_json_str_or_null(argv[i])) == -1) {
+		if (json_array_append_new(a, jw_json_str_or_null(argv[i])) ==
+		    -1) {
 			json_decref(a);
 			return NULL;
 		}
@@ -103,11 +104,9 @@ approx(json_t *v)
 	if (json_is_string(v))
 		return json_string_length(v) + 2;
 	if (json_is_object(v))
-		json_object_foreach(v, k, sub)
-			n += strlen(k) + 4 + approx(sub);
+		json_object_foreach(v, k, sub) n += strlen(k) + 4 + approx(sub);
 	else if (json_is_array(v))
-		json_array_foreach(v, i, sub)
-			n += approx(sub) + 1;
+		json_array_foreach(v, i, sub) n += approx(sub) + 1;
 	else
 		n = 8;
 	return n;
@@ -143,7 +142,8 @@ victim(json_t *v)
 	if (json_is_string(v))
 		return json_string_length(v) > 2 * strlen(ELLIPSIS) ? v : NULL;
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, sub) {
+		json_object_foreach(v, k, sub)
+		{
 			size_t a = approx(sub);
 			if (a > bestsz && (r = victim(sub)) != NULL) {
 				best = r;
@@ -154,7 +154,8 @@ victim(json_t *v)
 	}
 	if (!json_is_array(v))
 		return NULL;
-	json_array_foreach(v, i, sub) {
+	json_array_foreach(v, i, sub)
+	{
 		size_t a = approx(sub);
 		total += a;
 		if (a > bestsz) {
@@ -177,7 +178,7 @@ trim_array(json_t *a, size_t excess)
 {
 	size_t n = real_items(a), gone = 0;
 
-	json_array_remove(a, n);	/* an old marker; no-op when none */
+	json_array_remove(a, n); /* an old marker; no-op when none */
 	excess += strlen(ELLIPSIS) + 3;
 	while (n > 1 && (gone == 0 || gone < excess)) {
 		char *d = json_dumps(json_array_get(a, n - 1),
@@ -233,7 +234,8 @@ keep_for(json_t *s, size_t excess)
 	keep = (size_t)((double)slen * (double)(enc - excess) / (double)enc);
 	/* With the ellipsis added back it must still end up shorter. */
 	if (keep + strlen(ELLIPSIS) >= slen)
-		keep = slen > 2 * strlen(ELLIPSIS) ? slen - 2 * strlen(ELLIPSIS) : 0;
+		keep = slen > 2 * strlen(ELLIPSIS) ? slen - 2 * strlen(ELLIPSIS)
+						   : 0;
 	return keep;
 }
 
@@ -262,8 +264,9 @@ jw_json_line(json_t *obj, size_t max, size_t *lenp)
 		free(s);
 		if ((cut = victim(obj)) == NULL)
 			return NULL;
-		if ((json_is_array(cut) ? trim_array(cut, len + 1 - max) :
-		    shorten(cut, keep_for(cut, len + 1 - max))) == -1)
+		if ((json_is_array(cut)
+			    ? trim_array(cut, len + 1 - max)
+			    : shorten(cut, keep_for(cut, len + 1 - max))) == -1)
 			return NULL;
 	}
 }

@@ -12,7 +12,8 @@ jw_lines_init(struct jw_lines *l, jw_line_fn *fn, void *ctx,
 	memset(l, 0, sizeof(*l));
 	l->fn = fn;
 	l->ctx = ctx;
-	l->filter = filter != NULL && JW_LITERALS_USABLE(filter) ? filter : NULL;
+	l->filter = filter != NULL && JW_LITERALS_USABLE(filter) ? filter
+								 : NULL;
 	l->buf = malloc(JW_LINE_MAX + 1);
 	return l->buf == NULL ? -1 : 0;
 }
@@ -79,14 +80,15 @@ jw_lines_feed(struct jw_lines *l, const char *p, size_t n)
 	for (;;) {
 		if (l->filter != NULL && l->len == 0 && !l->skipping)
 			p = next_candidate(l, p, end);
-		if (p >= end || (nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		if (p >= end ||
+		    (nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
 		if (l->skipping)
 			l->skipping = false;
 		else if (l->len == 0 && nl - p > JW_LINE_MAX)
 			l->fn(l->ctx, p, JW_LINE_MAX);
 		else if (l->len == 0)
-			deliver(l, p, (size_t)(nl - p));	/* no copy */
+			deliver(l, p, (size_t)(nl - p)); /* no copy */
 		else {
 			keep(l, p, (size_t)(nl - p));
 			if (!l->skipping)

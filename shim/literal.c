@@ -16,7 +16,8 @@ skip_bracket(const char *p)
 	if (*p == ']')
 		p++;
 	for (; *p != '\0'; p++) {
-		if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+		if (p[0] == '[' &&
+		    (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
 			const char *e = strchr(p + 2, p[1]);
 			while (e != NULL && e[1] != ']')
 				e = strchr(e + 1, p[1]);
@@ -58,7 +59,8 @@ branch_end(const char *p, const char *end)
 		if (*p == '\\' && p + 1 < end)
 			p += 2;
 		else if (*p == '[' || *p == '(') {
-			const char *q = *p == '[' ? skip_bracket(p) : skip_group(p);
+			const char *q = *p == '[' ? skip_bracket(p)
+						  : skip_group(p);
 			if (q == NULL || q > end)
 				return NULL;
 			p = q;
@@ -87,14 +89,14 @@ longest_run(const char *p, const char *end, char *best, size_t *bestlen)
 	*bestlen = 0;
 	while (p < end) {
 		const char *next;
-		int c = -1;	/* a plain character, or -1: something else */
+		int c = -1; /* a plain character, or -1: something else */
 
 		if (*p == '\\' && p + 1 < end &&
 		    strchr(".[]()*+?{}|^$\\/-", p[1]) != NULL) {
 			c = (unsigned char)p[1];
 			next = p + 2;
 		} else if (*p == '\\')
-			next = p + 2;		/* \w, \b, a back reference */
+			next = p + 2; /* \w, \b, a back reference */
 		else if (*p == '[')
 			next = skip_bracket(p);
 		else if (*p == '(')
@@ -110,7 +112,7 @@ longest_run(const char *p, const char *end, char *best, size_t *bestlen)
 			next = p + 1;
 		}
 		if (next == NULL || next > end) {
-			n = 0;		/* cannot follow it: trust nothing after */
+			n = 0; /* cannot follow it: trust nothing after */
 			break;
 		}
 		/* A quantified character may be absent; stop the run before. */
@@ -118,7 +120,8 @@ longest_run(const char *p, const char *end, char *best, size_t *bestlen)
 			c = -1;
 		if (c != -1 && n < sizeof(run))
 			run[n++] = (char)c;
-		if (c == -1 || (next < end && *next == '+') || n == sizeof(run)) {
+		if (c == -1 || (next < end && *next == '+') ||
+		    n == sizeof(run)) {
 			if (n > *bestlen) {
 				memcpy(best, run, n);
 				*bestlen = n;
@@ -176,7 +179,7 @@ add_string(struct jw_literals *l, const char *s, size_t n)
 		if (l->len[i] == n && memcmp(l->s[i], s, n) == 0)
 			return 0;
 	if (l->n == JW_LITERALS_MAX)
-		return 1;		/* too many to be worth it */
+		return 1; /* too many to be worth it */
 	if ((l->s[l->n] = malloc(n)) == NULL)
 		return -1;
 	memcpy(l->s[l->n], s, n);
@@ -227,7 +230,7 @@ jw_literals_add(struct jw_literals *l, const char *ere)
 	jw_literals_free(&mine);
 	if (rc != 0) {
 		jw_literals_free(l);
-		l->unusable = true;	/* some line may match without any */
+		l->unusable = true; /* some line may match without any */
 	}
 	return rc == -1 ? -1 : 0;
 }
@@ -246,8 +249,8 @@ jw_literals_free(struct jw_literals *l)
  * is that string's last (GCC vectors: SSE2 on x86-64, NEON on arm64).
  * Candidates are then compared in full.
  */
-typedef unsigned char	v16 __attribute__((vector_size(16)));
-typedef uint64_t	v2 __attribute__((vector_size(16)));
+typedef unsigned char v16 __attribute__((vector_size(16)));
+typedef uint64_t v2 __attribute__((vector_size(16)));
 
 static v16
 load16(const char *p)

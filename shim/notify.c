@@ -16,20 +16,20 @@
 extern char **environ; /* NOLINT(readability-redundant-declaration) */
 
 /* Room for the credentials and for descriptors someone may pass. */
-#define CMSG_ROOM	(CMSG_SPACE(sizeof(struct ucred)) + \
-			 CMSG_SPACE(253 * sizeof(int)))
+#define CMSG_ROOM \
+	(CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(253 * sizeof(int)))
 
 struct jw_notify_batch {
-	struct mmsghdr	 msgs[JW_NOTIFY_BATCH];
-	struct iovec	 iov[JW_NOTIFY_BATCH];
+	struct mmsghdr msgs[JW_NOTIFY_BATCH];
+	struct iovec iov[JW_NOTIFY_BATCH];
 	union {
-		char		buf[CMSG_ROOM];
-		struct cmsghdr	align;
-	}		 cm[JW_NOTIFY_BATCH];
-	char		 data[JW_NOTIFY_BATCH][JW_NOTIFY_MAX];
-	pid_t		 pid[JW_NOTIFY_BATCH];
-	bool		 from_job[JW_NOTIFY_BATCH];
-	unsigned	 n, next;	/* received, handed out */
+		char buf[CMSG_ROOM];
+		struct cmsghdr align;
+	} cm[JW_NOTIFY_BATCH];
+	char data[JW_NOTIFY_BATCH][JW_NOTIFY_MAX];
+	pid_t pid[JW_NOTIFY_BATCH];
+	bool from_job[JW_NOTIFY_BATCH];
+	unsigned n, next; /* received, handed out */
 };
 
 static int
@@ -64,7 +64,7 @@ jw_notify_open(struct jw_notify *n, jw_notify_check_fn *check, void *ctx,
 
 	n->fd = -1;
 	n->dropped = 0;
-	n->b = NULL;		/* allocated when the first datagram comes */
+	n->b = NULL; /* allocated when the first datagram comes */
 	n->check = check;
 	n->check_ctx = ctx;
 	if (random_hex(hex, 8) == -1)
@@ -82,8 +82,10 @@ jw_notify_open(struct jw_notify *n, jw_notify_check_fn *check, void *ctx,
 		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "cannot open the notify socket: %s (or run "
-	    "with --no-notify)", strerror(errno));
+	snprintf(err, errlen,
+	    "cannot open the notify socket: %s (or run "
+	    "with --no-notify)",
+	    strerror(errno));
 	jw_notify_close(n);
 	return -1;
 }
@@ -105,7 +107,7 @@ read_cmsgs(struct msghdr *mh)
 	pid_t pid = 0;
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
-	    c = CMSG_NXTHDR(mh, c)) {
+	     c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET)
 			continue;
 		if (c->cmsg_type == SCM_CREDENTIALS &&
@@ -136,13 +138,15 @@ refill(struct jw_notify *n)
 	for (unsigned i = 0; i < JW_NOTIFY_BATCH; i++) {
 		b->iov[i] = (struct iovec){ b->data[i], JW_NOTIFY_MAX };
 		b->msgs[i].msg_hdr = (struct msghdr){
-			.msg_iov = &b->iov[i], .msg_iovlen = 1,
+			.msg_iov = &b->iov[i],
+			.msg_iovlen = 1,
 			.msg_control = b->cm[i].buf,
 			.msg_controllen = sizeof(b->cm[i].buf),
 		};
 	}
 	while ((got = recvmmsg(n->fd, b->msgs, JW_NOTIFY_BATCH,
-	    MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL)) == -1 && errno == EINTR)
+		    MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL)) == -1 &&
+	    errno == EINTR)
 		;
 	b->n = got > 0 ? (unsigned)got : 0;
 	b->next = 0;
@@ -179,7 +183,7 @@ jw_notify_recv(struct jw_notify *n, struct jw_notify_msg *m)
 		m->len = h->msg_len;
 		if ((h->msg_hdr.msg_flags & MSG_TRUNC) == 0)
 			return 1;
-		n->dropped++;		/* longer than sd_notify allows */
+		n->dropped++; /* longer than sd_notify allows */
 	}
 }
 

@@ -52,11 +52,14 @@ jw_proc_stat(pid_t pid, struct jw_procstat *ps)
 		return -1;
 	/* The name may hold ')' and spaces: fields start after the last
 	 * ')'.  Then: state ppid pgrp ..., field 22 is starttime.
-	 * NOLINTNEXTLINE(cert-err34-c): the kernel's numbers fit. */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
-	    "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-	    "%*d %*d %*d %*d %llu", &ps->state, &pp, &pg, &ps->start) != 4)
+	 * NOLINTBEGIN(cert-err34-c): the kernel's numbers fit. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2,
+		"%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+		"%*d %*d %*d %*d %llu",
+		&ps->state, &pp, &pg, &ps->start) != 4)
 		return -1;
+	/* NOLINTEND(cert-err34-c) */
 	ps->ppid = pp;
 	ps->pgid = pg;
 	return 0;

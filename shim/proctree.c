@@ -83,7 +83,7 @@ children_of(pid_t pid, struct jw_procs *out)
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	if ((dir = opendir(path)) == NULL)
-		return 0;		/* it died: its children come to us */
+		return 0; /* it died: its children come to us */
 	while (rc == 0 && (d = readdir(dir)) != NULL) {
 		if (d->d_name[0] == '.')
 			continue;
@@ -149,7 +149,7 @@ walk_once(struct jw_procs *p, struct jw_procs *gone, int visit)
 		bool fresh = !known(p, pid);
 
 		if (known(gone, pid))
-			continue;	/* a zombie stays one: no need to look */
+			continue; /* a zombie stays one: no need to look */
 		if ((pgid = live_pgid(pid)) == -1) {
 			/* A zombie: its children are ours now, next pass. */
 			if (fresh && push(gone, pid, -1) == -1)
@@ -174,7 +174,7 @@ walk_once(struct jw_procs *p, struct jw_procs *gone, int visit)
  * dead, end soon; the cap only guards against a kernel that keeps
  * surprising us, and the caller walks again on the next SIGCHLD anyway.
  */
-#define MAX_PASSES	64
+#define MAX_PASSES 64
 
 int
 jw_tree_walk(struct jw_procs *p, int visit)
@@ -207,7 +207,7 @@ void
 jw_tree_signal(const struct jw_procs *p, int sig)
 {
 	for (size_t i = 0; i < p->n; i++)
-		(void)kill(p->v[i].pid, sig);	/* ESRCH: already gone */
+		(void)kill(p->v[i].pid, sig); /* ESRCH: already gone */
 }
 
 void

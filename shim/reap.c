@@ -24,8 +24,8 @@
 #include "status.h"
 
 struct pids {
-	pid_t	v[64];
-	size_t	n;		/* found; only the first 64 are kept */
+	pid_t v[64];
+	size_t n; /* found; only the first 64 are kept */
 };
 
 static long long
@@ -44,11 +44,12 @@ epoch_ms(const char *s)
 	struct tm tm = { 0 };
 	int ms = 0;
 
-	/* NOLINTNEXTLINE(cert-err34-c): digits jobwrap wrote itself. */
-	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year,
-	    &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-	    &ms) != 7)
+	/* NOLINTBEGIN(cert-err34-c): digits jobwrap wrote itself. */
+	if (s == NULL ||
+	    sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
+		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
 		return -1;
+	/* NOLINTEND(cert-err34-c) */
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	return (long long)timegm(&tm) * 1000 + ms;
@@ -71,8 +72,8 @@ group_is_another(const json_t *doc, pid_t pgid)
 
 	if (boot != NULL && jw_boot_id(mine) == 0 && strcmp(boot, mine) != 0)
 		return "the machine has restarted since the run started";
-	if (start > 0 && jw_proc_stat(pgid, &ps) == 0 &&
-	    ps.state != 'Z' && ps.start != (unsigned long long)start)
+	if (start > 0 && jw_proc_stat(pgid, &ps) == 0 && ps.state != 'Z' &&
+	    ps.start != (unsigned long long)start)
 		return "its process group id now belongs to a later process";
 	return NULL;
 }
@@ -101,9 +102,10 @@ leftovers(const json_t *doc, pid_t pgid, struct pids *out)
 		if (pid <= 0 || jw_proc_stat(pid, &ps) == -1 ||
 		    ps.pgid != pgid || ps.state == 'Z' || ps.state == 'X')
 			continue;
-		if (leader > 0 ? ps.start < (unsigned long long)leader :
-		    boot + (long long)ps.start * 1000 / tick + 1000 / tick + 1
-		    < since)
+		if (leader > 0 ? ps.start < (unsigned long long)leader
+			       : boot + (long long)ps.start * 1000 / tick +
+				1000 / tick + 1 <
+			    since)
 			continue;
 		if (out->n < sizeof(out->v) / sizeof(out->v[0]))
 			out->v[out->n] = pid;
@@ -123,27 +125,33 @@ mark_orphaned(struct jw_status *st, json_t *doc, size_t killed,
 	int rc;
 
 	if (killed > 0)
-		snprintf(reason, sizeof(reason), "the supervisor (jobwrap pid "
+		snprintf(reason, sizeof(reason),
+		    "the supervisor (jobwrap pid "
 		    "%lld) died without recording an end; --reap found its "
 		    "lock free and killed %zu leftover process%s of process "
-		    "group %lld", pid, killed, killed == 1 ? "" : "es", pgid);
+		    "group %lld",
+		    pid, killed, killed == 1 ? "" : "es", pgid);
 	else if (another != NULL)
-		snprintf(reason, sizeof(reason), "the supervisor (jobwrap pid "
+		snprintf(reason, sizeof(reason),
+		    "the supervisor (jobwrap pid "
 		    "%lld) died without recording an end; --reap found its "
-		    "lock free and killed nothing: %s (process group %lld)", pid,
-		    another, pgid);
+		    "lock free and killed nothing: %s (process group %lld)",
+		    pid, another, pgid);
 	else
-		snprintf(reason, sizeof(reason), "the supervisor (jobwrap pid "
+		snprintf(reason, sizeof(reason),
+		    "the supervisor (jobwrap pid "
 		    "%lld) died without recording an end; --reap found its "
-		    "lock free and no process of it left", pid);
+		    "lock free and no process of it left",
+		    pid);
 	jw_rfc3339_now(now, sizeof(now));
 	if (json_object_set_new(doc, "state", json_string(JW_ST_ORPHANED)) ||
 	    json_object_set_new(doc, "ended_at", json_string(now)) ||
 	    json_object_set_new(doc, "updated_at", json_string(now)) ||
 	    json_object_set_new(doc, "exit_code", json_null()) ||
 	    json_object_set_new(doc, "reason", json_string(reason)) ||
-	    (start >= 0 && json_object_set_new(doc, "duration_ms",
-	    json_integer(now_ms(CLOCK_REALTIME) - start)))) {
+	    (start >= 0 &&
+		json_object_set_new(doc, "duration_ms",
+		    json_integer(now_ms(CLOCK_REALTIME) - start)))) {
 		fprintf(err, "jobwrap: out of memory\n");
 		return -1;
 	}
@@ -163,8 +171,8 @@ print_pids(const struct pids *p)
 
 /* The pids killed so far; true when pid is new. */
 struct killed {
-	pid_t	v[4096];
-	size_t	n;
+	pid_t v[4096];
+	size_t n;
 };
 
 static bool
@@ -185,8 +193,8 @@ print_plan(const char *path, const struct pids *p, const char *another)
 	if (another != NULL)
 		printf("would kill nothing: %s)\n", another);
 	else {
-		printf("would kill %zu process%s%s", p->n, p->n == 1 ? "" :
-		    "es", p->n ? ":" : "");
+		printf("would kill %zu process%s%s", p->n,
+		    p->n == 1 ? "" : "es", p->n ? ":" : "");
 		print_pids(p);
 		printf(")\n");
 	}
@@ -201,8 +209,8 @@ kill_leftovers(const json_t *doc, pid_t pgid, struct pids *p)
 	size_t killed = 0;
 
 	for (int round = 0; p->n > 0 && round < 100; round++) {
-		for (size_t i = 0; i < p->n && i < sizeof(p->v) /
-		    sizeof(p->v[0]); i++)
+		for (size_t i = 0;
+		     i < p->n && i < sizeof(p->v) / sizeof(p->v[0]); i++)
 			if (kill(p->v[i], SIGKILL) == 0 &&
 			    remember(&dead, p->v[i]))
 				killed++;
@@ -252,14 +260,15 @@ reap_one(const char *path)
 
 	/* The lock first: only then is what the file says final. */
 	if (jw_status_open(&st, path, why, sizeof(why)) == -1)
-		return errno == EWOULDBLOCK ? 0 : (fprintf(stderr,
-		    "jobwrap: %s\n", why), 1);
+		return errno == EWOULDBLOCK
+		    ? 0
+		    : (fprintf(stderr, "jobwrap: %s\n", why), 1);
 	doc = jw_status_read(path, why, sizeof(why));
 	if (doc == NULL ||
 	    strcmp(jw_doc_str(doc, "state"), JW_ST_RUNNING) != 0) {
 		json_decref(doc);
 		jw_status_close(&st);
-		return 0;	/* it ended meanwhile, or is gone */
+		return 0; /* it ended meanwhile, or is gone */
 	}
 	pgid = (pid_t)jw_doc_int(doc, "pgid");
 	if ((another = group_is_another(doc, pgid)) == NULL) {
@@ -285,8 +294,8 @@ jw_reap(const struct jw_config *c)
 	for (size_t i = 0; i < r.n; i++)
 		if (r.v[i].holder == 0 &&
 		    strcmp(jw_doc_str(r.v[i].doc, "state"), JW_ST_RUNNING) == 0)
-			rc |= c->dry_run ? plan_one(r.v[i].path) :
-			    reap_one(r.v[i].path);
+			rc |= c->dry_run ? plan_one(r.v[i].path)
+					 : reap_one(r.v[i].path);
 	jw_runs_free(&r);
 	return rc;
 }

@@ -75,7 +75,7 @@ close_in(struct jw_stream *s)
 }
 
 /* A pipe holds at most this much (see spawn.c). */
-#define SPLICE_MAX	(1 << 20)
+#define SPLICE_MAX (1 << 20)
 
 static ssize_t
 splice_some(struct jw_stream *s)
@@ -110,8 +110,9 @@ jw_stream_read(struct jw_stream *s)
 	if (s->splice && s->len == 0)
 		return splice_some(s);
 
-	while ((n = read(s->in, s->buf + s->len, JW_RELAY_BUF - s->len)) == -1
-	    && errno == EINTR)
+	while (
+	    (n = read(s->in, s->buf + s->len, JW_RELAY_BUF - s->len)) == -1 &&
+	    errno == EINTR)
 		;
 	if (n == 0 || (n == -1 && errno != EAGAIN)) {
 		close_in(s);

@@ -79,19 +79,23 @@ jw_retry_on_parse(const char *s, struct jw_retry_on *r, char *why,
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
 		if (a == b || parse_item(&t, a, b) == -1) {
-			snprintf(why, whylen, "\"%.*s\" is not one of nonzero, "
+			snprintf(why, whylen,
+			    "\"%.*s\" is not one of nonzero, "
 			    "exit:N, exit:N-M (N, M from 1 to 255), signal, "
-			    "attempt-timeout, idle", (int)(b - a), a);
+			    "attempt-timeout, idle",
+			    (int)(b - a), a);
 			return -1;
 		}
 		p = *end == ',' ? end + 1 : end;
 		if (*end == ',' && *p == '\0') {
-			snprintf(why, whylen, "empty item after the last comma");
+			snprintf(why, whylen,
+			    "empty item after the last comma");
 			return -1;
 		}
 	}
 	if (p == s) {
-		snprintf(why, whylen, "empty list (to never retry, leave "
+		snprintf(why, whylen,
+		    "empty list (to never retry, leave "
 		    "--retries at 0)");
 		return -1;
 	}

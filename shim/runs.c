@@ -29,8 +29,9 @@ jw_doc_int(const json_t *doc, const char *key)
 static bool
 is_status(const json_t *doc)
 {
-	return json_is_object(doc) && json_is_integer(json_object_get(doc, "v"))
-	    && jw_doc_str(doc, "run_id") != NULL &&
+	return json_is_object(doc) &&
+	    json_is_integer(json_object_get(doc, "v")) &&
+	    jw_doc_str(doc, "run_id") != NULL &&
 	    jw_doc_str(doc, "state") != NULL;
 }
 
@@ -80,12 +81,13 @@ jw_lock_holder(const char *status_path)
 		unsigned long ino;
 		int pid;
 
-		/* NOLINTNEXTLINE(cert-err34-c): the kernel's numbers fit. */
+		/* NOLINTBEGIN(cert-err34-c): the kernel's numbers fit. */
 		if (sscanf(line, "%*[^:]: %15s %15s %15s %d %x:%x:%lu", type,
-		    kind, mode, &pid, &maj, &min, &ino) == 7 &&
+			kind, mode, &pid, &maj, &min, &ino) == 7 &&
 		    strcmp(type, "FLOCK") == 0 && ino == st.st_ino &&
 		    maj == major(st.st_dev) && min == minor(st.st_dev))
 			holder = pid > 0 ? pid : -1;
+		/* NOLINTEND(cert-err34-c) */
 	}
 	fclose(f);
 	return holder;
@@ -115,8 +117,7 @@ skipped_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	return name[0] == '.' ||
-	    (n > 5 && strcmp(name + n - 5, ".lock") == 0);
+	return name[0] == '.' || (n > 5 && strcmp(name + n - 5, ".lock") == 0);
 }
 
 static int
@@ -137,11 +138,11 @@ add_dir(struct jw_runs *r, const char *dir, FILE *err)
 
 		if (skipped_name(d->d_name) ||
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-		    d->d_name) >= sizeof(path) ||
+			d->d_name) >= sizeof(path) ||
 		    lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
 			continue;
 		if ((doc = jw_status_read(path, why, sizeof(why))) == NULL)
-			continue;	/* events files and the like */
+			continue; /* events files and the like */
 		if (push(r, path, doc) == -1) {
 			json_decref(doc);
 			fprintf(err, "jobwrap: out of memory\n");

@@ -89,10 +89,11 @@ jw_said_line(struct jw_said *d, const char *stream, const char *line,
 {
 	if (matches(&d->cfg->retry_pattern, line, len)) {
 		d->run->retries_seen++;
-		say(d, JW_EV_RETRY, json_pack("{s:i, s:s, s:s, s:s, s:o}",
-		    "attempt", (int)d->run->attempt, "source", "pattern",
-		    "reason", "pattern", "stream", stream,
-		    "line", jw_json_bytes(line, len)));
+		say(d, JW_EV_RETRY,
+		    json_pack("{s:i, s:s, s:s, s:s, s:o}", "attempt",
+			(int)d->run->attempt, "source", "pattern", "reason",
+			"pattern", "stream", stream, "line",
+			jw_json_bytes(line, len)));
 	}
 	if (matches(&d->cfg->error_pattern, line, len))
 		set_error(d, line, len);
@@ -100,9 +101,9 @@ jw_said_line(struct jw_said *d, const char *stream, const char *line,
 
 /* One datagram being read. */
 struct datagram {
-	struct jw_said	*d;
-	json_t		*fields;
-	bool		 news;		/* more than WATCHDOG=1 and X_RETRY */
+	struct jw_said *d;
+	json_t *fields;
+	bool news; /* more than WATCHDOG=1 and X_RETRY */
 };
 
 static bool
@@ -132,12 +133,13 @@ on_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 	json_t *key;
 
 	if (key_is(k, kl, "WATCHDOG") && vl == 1 && v[0] == '1')
-		return;		/* being heard is the whole message */
+		return; /* being heard is the whole message */
 	if (key_is(k, kl, "X_RETRY")) {
 		d->run->retries_seen++;
-		say(d, JW_EV_RETRY, json_pack("{s:i, s:s, s:o}",
-		    "attempt", (int)d->run->attempt, "source", "notify",
-		    "reason", jw_json_bytes(v, vl)));
+		say(d, JW_EV_RETRY,
+		    json_pack("{s:i, s:s, s:o}", "attempt",
+			(int)d->run->attempt, "source", "notify", "reason",
+			jw_json_bytes(v, vl)));
 		return;
 	}
 	g->news = true;
@@ -157,7 +159,7 @@ on_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 	key = jw_json_bytes(k, kl);
 	if (key == NULL || g->fields == NULL ||
 	    json_object_set_new(g->fields, json_string_value(key),
-	    jw_json_bytes(v, vl)) == -1)
+		jw_json_bytes(v, vl)) == -1)
 		d->failed = true;
 	json_decref(key);
 }
@@ -175,8 +177,8 @@ jw_said_datagram(struct jw_said *d, const char *p, size_t len)
 		json_decref(g.fields);
 		return true;
 	}
-	say(d, JW_EV_NOTIFY, json_pack("{s:i, s:b, s:O?, s:o}",
-	    "attempt", (int)d->run->attempt, "ready", d->ready,
-	    "status", d->status, "fields", g.fields));
+	say(d, JW_EV_NOTIFY,
+	    json_pack("{s:i, s:b, s:O?, s:o}", "attempt", (int)d->run->attempt,
+		"ready", d->ready, "status", d->status, "fields", g.fields));
 	return true;
 }

@@ -21,8 +21,8 @@
 #include "sandbox.h"
 
 static const struct {
-	const char	*name;
-	int		 resource;
+	const char *name;
+	int resource;
 } limits[JW_RL_COUNT] = {
 	[JW_RL_CORE] = { "core", RLIMIT_CORE },
 	[JW_RL_NOFILE] = { "nofile", RLIMIT_NOFILE },
@@ -47,8 +47,9 @@ static void
 set_limits(struct jw_sandbox *sb, const struct jw_limit lim[])
 {
 	for (int i = 0; i < JW_RL_COUNT; i++) {
-		rlim_t v = lim[i].value == JW_RL_UNLIMITED ? RLIM_INFINITY :
-		    (rlim_t)lim[i].value;
+		rlim_t v = lim[i].value == JW_RL_UNLIMITED
+		    ? RLIM_INFINITY
+		    : (rlim_t)lim[i].value;
 		sb->has[i] = lim[i].set;
 		sb->rl[i].rlim_cur = sb->rl[i].rlim_max = v;
 		if (i == JW_RL_CPU && v != RLIM_INFINITY)
@@ -66,8 +67,9 @@ add_arches(scmp_filter_ctx ctx)
 	static const uint32_t x86_64[] = { SCMP_ARCH_X86, SCMP_ARCH_X32 };
 	static const uint32_t aarch64[] = { SCMP_ARCH_ARM };
 	uint32_t native = seccomp_arch_native();
-	const uint32_t *a = native == SCMP_ARCH_X86_64 ? x86_64 :
-	    native == SCMP_ARCH_AARCH64 ? aarch64 : NULL;
+	const uint32_t *a = native == SCMP_ARCH_X86_64 ? x86_64
+	    : native == SCMP_ARCH_AARCH64	       ? aarch64
+						       : NULL;
 	size_t n = native == SCMP_ARCH_X86_64 ? 2 : a != NULL ? 1 : 0;
 	int rc;
 
@@ -107,12 +109,12 @@ protect(scmp_filter_ctx ctx, const struct jw_seccomp *p, const char *call,
 	int nr = seccomp_syscall_resolve_name(call), rc;
 
 	if (nr == __NR_SCMP_ERROR || denied(p, call))
-		return 0;	/* denied outright already */
+		return 0; /* denied outright already */
 	for (size_t i = 0; i < n; i++) {
 		/* The kernel reads an int: the upper half must not matter. */
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
 		    SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu,
-		    (uint32_t)targets[i]));
+			(uint32_t)targets[i]));
 		if (rc != 0)
 			return rc;
 	}
@@ -128,7 +130,7 @@ static int
 protect_supervisor(scmp_filter_ctx ctx, const struct jw_seccomp *p)
 {
 	static const char *const by_pid[] = { "tkill", "tgkill",
-	    "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open" };
+		"rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open" };
 	pid_t self = getpid(), group = getpgrp(), parent = getppid();
 	pid_t kill_t[4], pid_t_[2];
 	size_t nk = 0, np = 0;
@@ -151,9 +153,9 @@ protect_supervisor(scmp_filter_ctx ctx, const struct jw_seccomp *p)
 	 * its number says nothing of whose it is.  So no job signals through
 	 * pidfds; Go and others fall back to kill(2), which is checked.
 	 */
-	if (!denied(p, "pidfd_send_signal") && (rc = seccomp_rule_add(ctx,
-	    SCMP_ACT_ERRNO(EPERM), seccomp_syscall_resolve_name(
-	    "pidfd_send_signal"), 0)) != 0)
+	if (!denied(p, "pidfd_send_signal") &&
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		 seccomp_syscall_resolve_name("pidfd_send_signal"), 0)) != 0)
 		return rc;
 	for (size_t i = 0; i < sizeof(by_pid) / sizeof(by_pid[0]); i++)
 		if ((rc = protect(ctx, p, by_pid[i], pid_t_, np)) != 0)
@@ -162,16 +164,15 @@ protect_supervisor(scmp_filter_ctx ctx, const struct jw_seccomp *p)
 }
 
 static int
-add_denials(scmp_filter_ctx ctx, const struct jw_seccomp *p,
-    const char **bad)
+add_denials(scmp_filter_ctx ctx, const struct jw_seccomp *p, const char **bad)
 {
 	uint32_t act = action_of(p);
 	int rc;
 
 	for (char **d = p->deny; d != NULL && *d != NULL; d++) {
 		*bad = *d;
-		rc = seccomp_rule_add(ctx, act, seccomp_syscall_resolve_name(*d),
-		    0);
+		rc = seccomp_rule_add(ctx, act,
+		    seccomp_syscall_resolve_name(*d), 0);
 		if (rc != 0)
 			return rc;
 	}
@@ -180,8 +181,7 @@ add_denials(scmp_filter_ctx ctx, const struct jw_seccomp *p,
 }
 
 /* The program, out of libseccomp and into our own memory. */
-static int
-export(scmp_filter_ctx ctx, struct sock_fprog *prog)
+static int export(scmp_filter_ctx ctx, struct sock_fprog *prog)
 {
 	int fd = memfd_create("jobwrap-seccomp", MFD_CLOEXEC), rc;
 	off_t size;
@@ -231,8 +231,10 @@ jw_sandbox_build(struct jw_sandbox *sb, const struct jw_limit lim[],
 	if (p->name == NULL)
 		return 0;
 	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
-		snprintf(why, whylen, "cannot build the seccomp filter \"%s\": "
-		    "libseccomp failed to start", p->name);
+		snprintf(why, whylen,
+		    "cannot build the seccomp filter \"%s\": "
+		    "libseccomp failed to start",
+		    p->name);
 		return -1;
 	}
 	/*
@@ -265,7 +267,8 @@ int
 jw_sandbox_apply(const struct jw_sandbox *sb, int *what)
 {
 	for (int i = 0; i < JW_RL_COUNT; i++) {
-		if (sb->has[i] && setrlimit(limits[i].resource, &sb->rl[i]) == -1) {
+		if (sb->has[i] &&
+		    setrlimit(limits[i].resource, &sb->rl[i]) == -1) {
 			*what = i;
 			return -1;
 		}

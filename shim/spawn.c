@@ -28,14 +28,13 @@
 #endif
 
 struct failure {
-	int	stage;
-	int	err;
-	int	limit;
+	int stage;
+	int err;
+	int limit;
 };
 
 /* Only async-signal-safe calls from here to exec. */
-static void __attribute__((noreturn))
-child_fail(int fd, int stage, int limit)
+static void __attribute__((noreturn)) child_fail(int fd, int stage, int limit)
 {
 	struct failure f = { stage, errno, limit };
 
@@ -53,10 +52,10 @@ static void
 reset_dispositions(void)
 {
 	struct {
-		void		(*handler)(int);
-		unsigned long	 flags;
-		void		(*restorer)(void);
-		uint64_t	 mask;
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
 	} dfl = { SIG_DFL, 0, NULL, 0 };
 
 	for (int sig = 1; sig <= 64; sig++)
@@ -85,8 +84,8 @@ append_pid(char *s)
 
 struct start {
 	const struct jw_spawn *sp;
-	pid_t		 supervisor;
-	int		 out[2], err[2], rep[2];
+	pid_t supervisor;
+	int out[2], err[2], rep[2];
 };
 
 static int
@@ -99,8 +98,7 @@ child(void *arg)
 
 	close(a->rep[0]);
 
-	if (setpgid(0, 0) == -1 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+	if (setpgid(0, 0) == -1 || prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		child_fail(rep, JW_SPAWN_SETUP, 0);
 	/* The supervisor may have died before PDEATHSIG was armed. */
 	if (getppid() != a->supervisor) {
@@ -115,8 +113,9 @@ child(void *arg)
 	if (sp->pid_slot != NULL)
 		append_pid(sp->pid_slot);
 	if (sp->sandbox != NULL && jw_sandbox_apply(sp->sandbox, &what) == -1)
-		child_fail(rep, what == JW_SB_SECCOMP ? JW_SPAWN_SECCOMP :
-		    JW_SPAWN_RLIMIT, what);
+		child_fail(rep,
+		    what == JW_SB_SECCOMP ? JW_SPAWN_SECCOMP : JW_SPAWN_RLIMIT,
+		    what);
 	/* The pipes are CLOEXEC; only the duplicates survive exec. */
 	if (sp->envp != NULL)
 		execvpe(sp->argv[0], sp->argv, sp->envp);
@@ -129,7 +128,7 @@ child(void *arg)
  * execvp() keeps PATH and the name on the stack, and PATH may be as long
  * as one environment string (128 KiB).
  */
-#define CHILD_STACK	(256 * 1024)
+#define CHILD_STACK (256 * 1024)
 
 static pid_t
 start_child(struct start *a)

@@ -50,12 +50,14 @@ jw_status_open(struct jw_status *s, const char *path, char *err, size_t errlen)
 	s->dirfd = s->lockfd = -1;
 	s->path = path;
 	if (split_path(s, path) == -1) {
-		snprintf(err, errlen, "--status-file %s: cannot open its "
-		    "directory: %s", path, strerror(errno));
+		snprintf(err, errlen,
+		    "--status-file %s: cannot open its "
+		    "directory: %s",
+		    path, strerror(errno));
 		goto fail;
 	}
-	s->lockfd = openat(s->dirfd, s->lock, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW | O_NOCTTY, 0644);
+	s->lockfd = openat(s->dirfd, s->lock,
+	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 	if (s->lockfd == -1) {
 		snprintf(err, errlen, "cannot open %s.lock: %s", path,
 		    strerror(errno));
@@ -65,8 +67,10 @@ jw_status_open(struct jw_status *s, const char *path, char *err, size_t errlen)
 		if (errno == EINTR)
 			continue;
 		if (errno == EWOULDBLOCK)
-			snprintf(err, errlen, "%s.lock is held: another jobwrap "
-			    "is running with this status file", path);
+			snprintf(err, errlen,
+			    "%s.lock is held: another jobwrap "
+			    "is running with this status file",
+			    path);
 		else
 			snprintf(err, errlen, "cannot lock %s.lock: %s", path,
 			    strerror(errno));
@@ -114,8 +118,9 @@ jw_status_write(struct jw_status *s, json_t *doc, char *err, size_t errlen)
 	if (unlinkat(s->dirfd, s->tmp, 0) == -1 && errno != ENOENT)
 		goto fail;
 	step = "create the temporary file for";
-	fd = openat(s->dirfd, s->tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+	fd = openat(s->dirfd, s->tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+	    0644);
 	if (fd == -1)
 		goto fail;
 	step = "write";
@@ -141,8 +146,8 @@ jw_status_write(struct jw_status *s, json_t *doc, char *err, size_t errlen)
 	free(text);
 	return 0;
 fail:
-	snprintf(err, errlen, "cannot %s the status file %s: %s", step,
-	    s->path, strerror(errno));
+	snprintf(err, errlen, "cannot %s the status file %s: %s", step, s->path,
+	    strerror(errno));
 	if (fd != -1)
 		close(fd);
 	free(text);

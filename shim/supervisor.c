@@ -50,64 +50,76 @@
 #include "supervisor.h"
 
 /* After SIGKILL only an uninterruptible sleep delays death; wait this long. */
-#define SIGKILL_WAIT_MS	5000
+#define SIGKILL_WAIT_MS 5000
 #define EXIT_FLUSH_MS	1000
 
 enum phase { P_RUN, P_ENDING, P_KILLING, P_BACKOFF, P_DONE };
 enum tag {
-	W_SIGNAL, W_DEADLINE, W_HEARTBEAT, W_KILL, W_ATTEMPT, W_IDLE,
-	W_BACKOFF, W_NOTIFY, W_PARENT, W_OUT_IN, W_ERR_IN, W_OUT_OUT, W_ERR_OUT,
-	W_EVENTS, W_COUNT
+	W_SIGNAL,
+	W_DEADLINE,
+	W_HEARTBEAT,
+	W_KILL,
+	W_ATTEMPT,
+	W_IDLE,
+	W_BACKOFF,
+	W_NOTIFY,
+	W_PARENT,
+	W_OUT_IN,
+	W_ERR_IN,
+	W_OUT_OUT,
+	W_ERR_OUT,
+	W_EVENTS,
+	W_COUNT
 };
 
 struct sup;
 
 /* What the pattern matcher needs to know about a line's origin. */
 struct origin {
-	struct sup	*s;
-	const char	*stream;	/* "stdout" or "stderr" */
-	struct jw_lines	 lines;
+	struct sup *s;
+	const char *stream; /* "stdout" or "stderr" */
+	struct jw_lines lines;
 };
 
 struct watch {
-	int		 fd;
-	uint32_t	 mask;		/* what epoll has now; 0: not added */
+	int fd;
+	uint32_t mask; /* what epoll has now; 0: not added */
 };
 
 struct sup {
 	const struct jw_config *cfg;
-	struct jw_run	 run;
-	int		 ep, sigfd, tdeadline, theartbeat, tkill;
-	int		 tattempt, tidle, tbackoff;
-	int		 parentfd;	/* pidfd of the process that started us */
-	pid_t		 parent;
-	int		 parent_err;	/* why there is no pidfd */
-	bool		 pdeath_armed;	/* ... and PDEATH_SIG stands in */
-	bool		 unattended;	/* it died and the run went on */
-	struct watch	 w[W_COUNT];
+	struct jw_run run;
+	int ep, sigfd, tdeadline, theartbeat, tkill;
+	int tattempt, tidle, tbackoff;
+	int parentfd; /* pidfd of the process that started us */
+	pid_t parent;
+	int parent_err;	   /* why there is no pidfd */
+	bool pdeath_armed; /* ... and PDEATH_SIG stands in */
+	bool unattended;   /* it died and the run went on */
+	struct watch w[W_COUNT];
 	struct jw_events *ev;
 	struct jw_status st;
-	bool		 has_status;
+	bool has_status;
 	struct jw_stream out, err;
-	struct jw_tail	 tail;
-	struct origin	 oout, oerr;	/* lines, when there are patterns */
-	struct jw_literals filter;	/* what a matching line must hold */
+	struct jw_tail tail;
+	struct origin oout, oerr;  /* lines, when there are patterns */
+	struct jw_literals filter; /* what a matching line must hold */
 	struct jw_notify notify;
 	struct jw_childenv env;
-	struct jw_sandbox sandbox;	/* built before the first attempt */
-	bool		 sandbox_built;
-	uint64_t	 last_activity;	/* output or notify, for --idle-timeout */
-	struct jw_said	 said;
+	struct jw_sandbox sandbox; /* built before the first attempt */
+	bool sandbox_built;
+	uint64_t last_activity; /* output or notify, for --idle-timeout */
+	struct jw_said said;
 
-	enum phase	 phase;
-	struct jw_ending end;		/* how this attempt is ending */
-	enum jw_cause	 stop;		/* a cancel or the parent's death came
-					   while it was ending: no retry */
-	bool		 spawned;	/* this attempt has a child */
-	bool		 reaped;	/* ... and it has been waited for */
-	bool		 children;	/* jobwrap still has children */
-	bool		 deadline_passed;
-	char		 error[512];	/* what failed, when jobwrap did */
+	enum phase phase;
+	struct jw_ending end; /* how this attempt is ending */
+	enum jw_cause stop;   /* a cancel or the parent's death came
+				 while it was ending: no retry */
+	bool spawned;	      /* this attempt has a child */
+	bool reaped;	      /* ... and it has been waited for */
+	bool children;	      /* jobwrap still has children */
+	bool deadline_passed;
+	char error[512]; /* what failed, when jobwrap did */
 };
 
 /*
@@ -116,14 +128,14 @@ struct sup {
  * supervisor is refused.  It fires when the parent *thread* exits, which
  * is sound there: jobwrap is single-threaded.
  */
-#define PDEATH_SIG	(SIGRTMIN + 5)
+#define PDEATH_SIG (SIGRTMIN + 5)
 
-static void	fail(struct sup *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	begin_ending(struct sup *, enum jw_cause, const char *);
-static void	spawn_attempt(struct sup *);
-static void	on_notify(struct sup *, size_t);
-static void	on_parent_death(struct sup *);
+static void fail(struct sup *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void begin_ending(struct sup *, enum jw_cause, const char *);
+static void spawn_attempt(struct sup *);
+static void on_notify(struct sup *, size_t);
+static void on_parent_death(struct sup *);
 
 /* ---- epoll and timers ---------------------------------------------- */
 
@@ -142,8 +154,9 @@ watch(struct sup *s, enum tag t, int fd, uint32_t mask)
 	w->fd = fd;
 	if (fd == -1 || w->mask == mask)
 		return;
-	op = mask == 0 ? EPOLL_CTL_DEL : w->mask == 0 ? EPOLL_CTL_ADD :
-	    EPOLL_CTL_MOD;
+	op = mask == 0	   ? EPOLL_CTL_DEL
+	    : w->mask == 0 ? EPOLL_CTL_ADD
+			   : EPOLL_CTL_MOD;
 	if (epoll_ctl(s->ep, op, fd, &e) == 0) {
 		w->mask = mask;
 		return;
@@ -179,7 +192,8 @@ static void
 arm(struct sup *s, int fd, uint64_t ms, uint64_t interval_ms, bool absolute)
 {
 	struct itimerspec its = {
-		.it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 },
+		.it_value = { (time_t)(ms / 1000),
+		    (long)(ms % 1000) * 1000000 },
 		.it_interval = { (time_t)(interval_ms / 1000),
 		    (long)(interval_ms % 1000) * 1000000 },
 	};
@@ -187,8 +201,8 @@ arm(struct sup *s, int fd, uint64_t ms, uint64_t interval_ms, bool absolute)
 	/* A zero it_value disarms: "now" is 1 ns. */
 	if (ms == 0 && !absolute)
 		its.it_value.tv_nsec = 1;
-	if (timerfd_settime(fd, absolute ? TFD_TIMER_ABSTIME : 0, &its, NULL)
-	    == -1)
+	if (timerfd_settime(fd, absolute ? TFD_TIMER_ABSTIME : 0, &its, NULL) ==
+	    -1)
 		fail(s, "timerfd_settime: %s", strerror(errno));
 }
 
@@ -223,18 +237,22 @@ setup_loop(struct sup *s, char *err, size_t errlen)
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, PDEATH_SIG);
-	sigaddset(&set, SIGPIPE);	/* blocked: EPIPE instead */
+	sigaddset(&set, SIGPIPE); /* blocked: EPIPE instead */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		goto fail;
 	sigdelset(&set, SIGPIPE);
 	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
-	s->tdeadline = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	s->theartbeat = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->tdeadline = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_CLOEXEC | TFD_NONBLOCK);
+	s->theartbeat = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_CLOEXEC | TFD_NONBLOCK);
 	s->tkill = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	s->tattempt = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->tattempt = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_CLOEXEC | TFD_NONBLOCK);
 	s->tidle = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	s->tbackoff = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->tbackoff = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->sigfd == -1 || s->ep == -1 || s->tdeadline == -1 ||
 	    s->theartbeat == -1 || s->tkill == -1 || s->tattempt == -1 ||
 	    s->tidle == -1 || s->tbackoff == -1)
@@ -322,10 +340,10 @@ emit_signal(struct sup *s, int sig, const char *target, const char *why)
 {
 	char name[JW_SIGNAME_BUFSZ];
 
-	emit(s, JW_EV_SIGNAL, json_pack("{s:i, s:s, s:s, s:s}",
-	    "attempt", (int)s->run.attempt,
-	    "signal", jw_signal_name(sig, name, sizeof(name)),
-	    "target", target, "reason", why));
+	emit(s, JW_EV_SIGNAL,
+	    json_pack("{s:i, s:s, s:s, s:s}", "attempt", (int)s->run.attempt,
+		"signal", jw_signal_name(sig, name, sizeof(name)), "target",
+		target, "reason", why));
 }
 
 /* ---- errors ---------------------------------------------------------- */
@@ -348,7 +366,7 @@ fail(struct sup *s, const char *fmt, ...)
 	if (s->phase == P_RUN && s->spawned)
 		begin_ending(s, JW_C_ERROR, "error");
 	else if (s->end.cause == JW_C_NONE || s->phase == P_BACKOFF)
-		s->end.cause = JW_C_ERROR;	/* the loop ends a backoff at once */
+		s->end.cause = JW_C_ERROR; /* the loop ends a backoff at once */
 }
 
 /* ---- killing the job ------------------------------------------------- */
@@ -437,7 +455,7 @@ begin_ending(struct sup *s, enum jw_cause cause, const char *why)
 		signal_job(s, s->cfg->signal, why, true);
 	if (s->cfg->kill_after_ms == 0)
 		begin_killing(s, why);
-	else	/* from now: the walk above must not stretch the grace */
+	else /* from now: the walk above must not stretch the grace */
 		arm(s, s->tkill, now + s->cfg->kill_after_ms, 0, true);
 }
 
@@ -463,7 +481,7 @@ reap(struct sup *s)
 			break;
 		}
 		if (p == -1) {
-			s->children = false;	/* ECHILD: nothing is left */
+			s->children = false; /* ECHILD: nothing is left */
 			break;
 		}
 		if (s->spawned && p == s->run.pid && !s->reaped) {
@@ -471,8 +489,11 @@ reap(struct sup *s)
 			s->end.wstatus = st;
 			s->end.wstatus_known = true;
 			s->end.cpu_ms = (uint64_t)(ru.ru_utime.tv_sec +
-			    ru.ru_stime.tv_sec) * 1000 + (uint64_t)
-			    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+					    ru.ru_stime.tv_sec) *
+				1000 +
+			    (uint64_t)(ru.ru_utime.tv_usec +
+				ru.ru_stime.tv_usec) /
+				1000;
 		}
 	}
 	if (s->spawned && s->reaped && s->phase == P_RUN)
@@ -518,11 +539,12 @@ on_deadline(struct sup *s)
 {
 	drain_timer(s->tdeadline);
 	if (s->deadline_passed)
-		return;		/* seen already, from the backoff timer */
+		return; /* seen already, from the backoff timer */
 	s->deadline_passed = true;
 	/* Also while the job is being stopped: it cuts the grace short. */
-	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
-	    "attempt", (int)s->run.attempt, "kind", "deadline"));
+	emit(s, JW_EV_TIMEOUT,
+	    json_pack("{s:i, s:s}", "attempt", (int)s->run.attempt, "kind",
+		"deadline"));
 	begin_ending(s, JW_C_DEADLINE, "deadline");
 }
 
@@ -565,10 +587,13 @@ on_parent_death(struct sup *s)
 	s->pdeath_armed = false;
 	if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE) {
 		jw_warn("the process that started jobwrap (pid %d) died; the "
-		    "run goes on (--on-parent-death continue)", (int)s->parent);
+			"run goes on (--on-parent-death continue)",
+		    (int)s->parent);
 		s->unattended = true;
-		jw_reason_append(&s->run, "; the process that started jobwrap "
-		    "(pid %d) died, the run goes on unattended", (int)s->parent);
+		jw_reason_append(&s->run,
+		    "; the process that started jobwrap "
+		    "(pid %d) died, the run goes on unattended",
+		    (int)s->parent);
 		write_status(s);
 		return;
 	}
@@ -582,8 +607,9 @@ on_attempt_timer(struct sup *s)
 	drain_timer(s->tattempt);
 	if (s->phase != P_RUN && s->phase != P_ENDING)
 		return;
-	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
-	    "attempt", (int)s->run.attempt, "kind", "attempt"));
+	emit(s, JW_EV_TIMEOUT,
+	    json_pack("{s:i, s:s}", "attempt", (int)s->run.attempt, "kind",
+		"attempt"));
 	begin_ending(s, JW_C_ATTEMPT_TIMEOUT, "attempt_timeout");
 }
 
@@ -604,8 +630,9 @@ on_idle_timer(struct sup *s)
 		arm(s, s->tidle, s->last_activity + idle, 0, true);
 		return;
 	}
-	emit(s, JW_EV_TIMEOUT, json_pack("{s:i, s:s}",
-	    "attempt", (int)s->run.attempt, "kind", "idle"));
+	emit(s, JW_EV_TIMEOUT,
+	    json_pack("{s:i, s:s}", "attempt", (int)s->run.attempt, "kind",
+		"idle"));
 	begin_ending(s, JW_C_IDLE, "idle");
 }
 
@@ -633,15 +660,14 @@ from_job(void *ctx, pid_t pid)
 	const struct sup *s = ctx;
 
 	/* Between attempts nobody may speak: there is no job. */
-	return jw_tree_has(pid, (s->phase == P_BACKOFF ||
-	    s->phase == P_DONE) ? 0 : s->run.pid);
+	return jw_tree_has(pid,
+	    (s->phase == P_BACKOFF || s->phase == P_DONE) ? 0 : s->run.pid);
 }
 
 static void
 on_datagram(struct sup *s, const struct jw_notify_msg *m)
 {
-	if (!m->from_job ||
-	    !jw_said_datagram(&s->said, m->data, m->len)) {
+	if (!m->from_job || !jw_said_datagram(&s->said, m->data, m->len)) {
 		s->notify.dropped++;
 		return;
 	}
@@ -650,7 +676,7 @@ on_datagram(struct sup *s, const struct jw_notify_msg *m)
 }
 
 /* A bounded batch per wake-up: output keeps its turn in a flood. */
-#define NOTIFY_BATCH	256
+#define NOTIFY_BATCH 256
 
 static void
 on_notify(struct sup *s, size_t batch)
@@ -750,9 +776,11 @@ set_outcome(struct sup *s)
 	s->end.in_backoff = s->phase == P_BACKOFF || !s->spawned;
 	jw_outcome(s->cfg, &s->end, &s->run);
 	if (s->unattended)
-		jw_reason_append(&s->run, "; the process that started jobwrap "
+		jw_reason_append(&s->run,
+		    "; the process that started jobwrap "
 		    "(pid %d) died during the run, which went on unattended "
-		    "(--on-parent-death continue)", (int)s->parent);
+		    "(--on-parent-death continue)",
+		    (int)s->parent);
 	if (strcmp(s->run.state, JW_ST_SUCCEEDED) == 0)
 		jw_said_recovered(&s->said);
 }
@@ -782,8 +810,10 @@ apply_failure(struct sup *s)
 	snprintf(was, sizeof(was), "%s", r->reason);
 	r->state = JW_ST_ERROR;
 	r->exit_code = JW_EXIT_INTERNAL;
-	snprintf(r->reason, sizeof(r->reason), "jobwrap failed: %.300s "
-	    "(before that: %.400s)", s->error, was);
+	snprintf(r->reason, sizeof(r->reason),
+	    "jobwrap failed: %.300s "
+	    "(before that: %.400s)",
+	    s->error, was);
 }
 
 /* The events file durably, the terminal status durably, then the exit
@@ -835,8 +865,8 @@ end_name(const struct sup *s, char *buf, size_t len)
 		snprintf(buf, len, "exit:%d", s->run.child_code);
 		break;
 	case JW_END_SIGNAL:
-		snprintf(buf, len, "signal:%s", jw_signal_name(
-		    s->run.child_signal, name, sizeof(name)));
+		snprintf(buf, len, "signal:%s",
+		    jw_signal_name(s->run.child_signal, name, sizeof(name)));
 		break;
 	case JW_END_ATTEMPT_TIMEOUT:
 		snprintf(buf, len, "attempt-timeout");
@@ -871,23 +901,27 @@ retry_delay(struct sup *s, uint64_t *delay)
 		return false;
 	if (s->run.attempt > c->retries) {
 		if (c->retries > 0)
-			jw_reason_append(&s->run, "; not retried: all %llu "
+			jw_reason_append(&s->run,
+			    "; not retried: all %llu "
 			    "retries (--retries) were used",
 			    (unsigned long long)c->retries);
 		return false;
 	}
 	if (s->end.survivors > 0) {
-		jw_reason_append(&s->run, "; not retried: processes of this "
+		jw_reason_append(&s->run,
+		    "; not retried: processes of this "
 		    "attempt are still there");
 		return false;
 	}
-	*delay = jw_backoff_ms(c->backoff_ms, c->backoff_max_ms,
-	    s->run.attempt, random64());
+	*delay = jw_backoff_ms(c->backoff_ms, c->backoff_max_ms, s->run.attempt,
+	    random64());
 	if (c->timeout_ms > 0 && now + *delay >= end) {
 		jw_duration_format(end > now ? end - now : 0, a, sizeof(a));
 		jw_duration_format(*delay, b, sizeof(b));
-		jw_reason_append(&s->run, "; not retried: the deadline (--timeout) is "
-		    "%s away, and the backoff drawn was %s", a, b);
+		jw_reason_append(&s->run,
+		    "; not retried: the deadline (--timeout) is "
+		    "%s away, and the backoff drawn was %s",
+		    a, b);
 		return false;
 	}
 	return true;
@@ -900,7 +934,8 @@ reset_attempt(struct sup *s)
 	struct jw_run *r = &s->run;
 
 	s->end.cause = JW_C_NONE;
-	s->spawned = s->reaped = s->end.wstatus_known = s->end.escalated = false;
+	s->spawned = s->reaped = s->end.wstatus_known = s->end.escalated =
+	    false;
 	s->end.kill_why = NULL;
 	s->end.leftovers = s->end.survivors = 0;
 	r->state = NULL;
@@ -920,12 +955,14 @@ stopped_instead_of_retry(struct sup *s)
 
 	if (s->stop == JW_C_NONE ||
 	    !jw_retry_on_matches(&s->cfg->retry_on, end_kind(s),
-	    s->run.child_code))
+		s->run.child_code))
 		return false;
 	s->end.cause = s->stop;
 	set_outcome(s);
-	jw_reason_append(&s->run, "; this came while attempt %u was ending "
-	    "(%s), which was then not retried", s->run.attempt, was);
+	jw_reason_append(&s->run,
+	    "; this came while attempt %u was ending "
+	    "(%s), which was then not retried",
+	    s->run.attempt, was);
 	return true;
 }
 
@@ -938,14 +975,17 @@ schedule_retry(struct sup *s)
 	if (!retry_delay(s, &delay))
 		return false;
 	end_name(s, why, sizeof(why));
-	emit(s, JW_EV_RETRY, json_pack("{s:i, s:s, s:s, s:I}",
-	    "attempt", (int)s->run.attempt, "source", "jobwrap",
-	    "reason", why, "delay_ms", (json_int_t)delay));
+	emit(s, JW_EV_RETRY,
+	    json_pack("{s:i, s:s, s:s, s:I}", "attempt", (int)s->run.attempt,
+		"source", "jobwrap", "reason", why, "delay_ms",
+		(json_int_t)delay));
 	jw_duration_format(delay, dur, sizeof(dur));
 	/* The attempt's own sentence stays, then what happens next. */
-	jw_reason_append(&s->run, "; attempt %u starts in %s (--retries %llu, "
-	    "--retry-on %s)", s->run.attempt + 1, dur,
-	    (unsigned long long)s->cfg->retries, s->cfg->retry_on.text);
+	jw_reason_append(&s->run,
+	    "; attempt %u starts in %s (--retries %llu, "
+	    "--retry-on %s)",
+	    s->run.attempt + 1, dur, (unsigned long long)s->cfg->retries,
+	    s->cfg->retry_on.text);
 	reset_attempt(s);
 	s->phase = P_BACKOFF;
 	write_status(s);
@@ -961,7 +1001,8 @@ end_attempt(struct sup *s)
 	disarm(s, s->tidle);
 	set_outcome(s);
 	sync_counters(s);
-	emit(s, JW_EV_ATTEMPT_END, jw_report_attempt_end(&s->run, jw_mono_ms()));
+	emit(s, JW_EV_ATTEMPT_END,
+	    jw_report_attempt_end(&s->run, jw_mono_ms()));
 	if (s->error[0] != '\0' || stopped_instead_of_retry(s) ||
 	    !schedule_retry(s))
 		finish(s);
@@ -983,8 +1024,9 @@ spawn_failed(struct sup *s, int err, int code, const char *error)
 {
 	struct jw_run *r = &s->run;
 
-	emit(s, JW_EV_SPAWN_FAILED, json_pack("{s:i, s:i, s:s}",
-	    "attempt", (int)r->attempt, "errno", err, "error", error));
+	emit(s, JW_EV_SPAWN_FAILED,
+	    json_pack("{s:i, s:i, s:s}", "attempt", (int)r->attempt, "errno",
+		err, "error", error));
 	r->state = JW_ST_SPAWN_FAILED;
 	r->exit_code = code;
 	finish(s);
@@ -1003,32 +1045,43 @@ spawn_error(struct sup *s, const struct jw_spawn_error *e)
 	switch (e->stage) {
 	case JW_SPAWN_EXEC:
 		code = e->err == ENOENT ? JW_EXIT_NOTFOUND : JW_EXIT_NOEXEC;
-		snprintf(r->reason, sizeof(r->reason), "cannot execute \"%s\": "
-		    "%s", cmd, strerror(e->err));
+		snprintf(r->reason, sizeof(r->reason),
+		    "cannot execute \"%s\": "
+		    "%s",
+		    cmd, strerror(e->err));
 		break;
 	case JW_SPAWN_RLIMIT:
 		if (c->rlimit[e->limit].value == JW_RL_UNLIMITED)
 			snprintf(val, sizeof(val), "unlimited");
 		else
-			snprintf(val, sizeof(val), "%llu", (unsigned long long)
-			    c->rlimit[e->limit].value);
-		snprintf(r->reason, sizeof(r->reason), "cannot set the limit "
-		    "--rlimit-%s %s for \"%s\": %s%s", jw_rlimit_name(e->limit),
-		    val, cmd, strerror(e->err), e->err == EPERM ? " (above the "
-		    "hard limit jobwrap itself runs under)" : "");
+			snprintf(val, sizeof(val), "%llu",
+			    (unsigned long long)c->rlimit[e->limit].value);
+		snprintf(r->reason, sizeof(r->reason),
+		    "cannot set the limit "
+		    "--rlimit-%s %s for \"%s\": %s%s",
+		    jw_rlimit_name(e->limit), val, cmd, strerror(e->err),
+		    e->err == EPERM ? " (above the "
+				      "hard limit jobwrap itself runs under)"
+				    : "");
 		break;
 	case JW_SPAWN_SECCOMP:
-		snprintf(r->reason, sizeof(r->reason), "cannot install the "
+		snprintf(r->reason, sizeof(r->reason),
+		    "cannot install the "
 		    "seccomp filter \"%s\" for \"%s\": %s; the command was not "
-		    "run unfiltered", c->sc.name, cmd, strerror(e->err));
+		    "run unfiltered",
+		    c->sc.name, cmd, strerror(e->err));
 		break;
 	default:
-		snprintf(r->reason, sizeof(r->reason), "cannot start a process "
-		    "for \"%s\": %s", cmd, strerror(e->err));
+		snprintf(r->reason, sizeof(r->reason),
+		    "cannot start a process "
+		    "for \"%s\": %s",
+		    cmd, strerror(e->err));
 		break;
 	}
-	spawn_failed(s, e->err, code, e->stage == JW_SPAWN_EXEC ||
-	    e->stage == JW_SPAWN_SETUP ? strerror(e->err) : r->reason);
+	spawn_failed(s, e->err, code,
+	    e->stage == JW_SPAWN_EXEC || e->stage == JW_SPAWN_SETUP
+		? strerror(e->err)
+		: r->reason);
 }
 
 /* Once per run: libseccomp is slow, the program it makes is not. */
@@ -1040,7 +1093,7 @@ build_sandbox(struct sup *s)
 	if (s->sandbox_built)
 		return 0;
 	if (jw_sandbox_build(&s->sandbox, s->cfg->rlimit, &s->cfg->sc,
-	    r->reason, sizeof(r->reason)) == -1) {
+		r->reason, sizeof(r->reason)) == -1) {
 		jw_reason_append(r, "; the command was not run unfiltered");
 		spawn_failed(s, EINVAL, JW_EXIT_INTERNAL, r->reason);
 		return -1;
@@ -1084,7 +1137,7 @@ spawn_attempt(struct sup *s)
 	/* Forget the last attempt's fds before new ones may reuse numbers. */
 	sync_watches(s);
 	s->phase = P_RUN;
-	jw_said_forget(&s->said);	/* last_error stays until now */
+	jw_said_forget(&s->said); /* last_error stays until now */
 	s->run.attempt++;
 	s->run.attempt_t0 = jw_mono_ms();
 	if (slot != NULL)
@@ -1103,14 +1156,18 @@ spawn_attempt(struct sup *s)
 	jw_stream_attach(&s->out, c.out);
 	jw_stream_attach(&s->err, c.err);
 	arm_attempt_timers(s);
-	emit(s, JW_EV_SPAWN, json_pack("{s:i, s:i, s:i}",
-	    "attempt", (int)s->run.attempt, "pid", (int)c.pid,
-	    "pgid", (int)c.pid));
-	snprintf(s->run.reason, sizeof(s->run.reason), "attempt %u is "
-	    "running (pid %d)", s->run.attempt, (int)c.pid);
+	emit(s, JW_EV_SPAWN,
+	    json_pack("{s:i, s:i, s:i}", "attempt", (int)s->run.attempt, "pid",
+		(int)c.pid, "pgid", (int)c.pid));
+	snprintf(s->run.reason, sizeof(s->run.reason),
+	    "attempt %u is "
+	    "running (pid %d)",
+	    s->run.attempt, (int)c.pid);
 	if (s->unattended)
-		jw_reason_append(&s->run, "; the process that started jobwrap "
-		    "(pid %d) died, the run goes on unattended", (int)s->parent);
+		jw_reason_append(&s->run,
+		    "; the process that started jobwrap "
+		    "(pid %d) died, the run goes on unattended",
+		    (int)s->parent);
 	write_status(s);
 }
 
@@ -1138,7 +1195,7 @@ grab_parent(struct sup *s)
 	s->parent = getppid();
 	s->parent_err = 0;
 	if (s->parent == 0)
-		return;		/* started from outside our pid namespace */
+		return; /* started from outside our pid namespace */
 	s->parentfd = (int)syscall(SYS_pidfd_open, s->parent, 0);
 	if (s->parentfd == -1)
 		s->parent_err = errno;
@@ -1162,9 +1219,11 @@ watch_parent(struct sup *s, char *err, size_t errlen)
 		/* With continue, watching only adds a note to the reason. */
 		if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE)
 			return 0;
-		snprintf(err, errlen, "cannot watch the parent process (pid "
+		snprintf(err, errlen,
+		    "cannot watch the parent process (pid "
 		    "%d): pidfd_open: %s (--on-parent-death continue does "
-		    "without)", (int)s->parent, strerror(s->parent_err));
+		    "without)",
+		    (int)s->parent, strerror(s->parent_err));
 		return -1;
 	}
 	if (s->parentfd == -1 || getppid() != s->parent)
@@ -1179,7 +1238,7 @@ parent_gone_at_start(struct sup *s)
 {
 	if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE) {
 		jw_warn("the process that started jobwrap (pid %d) is gone; "
-		    "the run goes on (--on-parent-death continue)",
+			"the run goes on (--on-parent-death continue)",
 		    (int)s->parent);
 		s->unattended = true;
 		return;
@@ -1199,7 +1258,7 @@ open_notify(struct sup *s, char *err, size_t errlen)
 	if (jw_notify_open(&s->notify, from_job, s, err, errlen) == -1)
 		return -1;
 	if (jw_childenv_build(&s->env, s->notify.addr,
-	    c->idle_timeout_ms * 1000) == -1) {
+		c->idle_timeout_ms * 1000) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -1217,13 +1276,15 @@ open_outputs(struct sup *s, char *err, size_t errlen)
 	s->oout = (struct origin){ .s = s, .stream = "stdout" };
 	s->oerr = (struct origin){ .s = s, .stream = "stderr" };
 	if ((c->retry_pattern.src != NULL &&
-	    jw_literals_add(&s->filter, c->retry_pattern.src) == -1) ||
+		jw_literals_add(&s->filter, c->retry_pattern.src) == -1) ||
 	    (c->error_pattern.src != NULL &&
-	    jw_literals_add(&s->filter, c->error_pattern.src) == -1) ||
+		jw_literals_add(&s->filter, c->error_pattern.src) == -1) ||
 	    jw_tail_init(&s->tail, c->tail_bytes) == -1 ||
 	    (patterns &&
-	    (jw_lines_init(&s->oout.lines, on_line, &s->oout, &s->filter) == -1 ||
-	    jw_lines_init(&s->oerr.lines, on_line, &s->oerr, &s->filter) == -1)) ||
+		(jw_lines_init(&s->oout.lines, on_line, &s->oout, &s->filter) ==
+			-1 ||
+		    jw_lines_init(&s->oerr.lines, on_line, &s->oerr,
+			&s->filter) == -1)) ||
 	    jw_stream_init(&s->out, 1, NULL,
 		patterns ? &s->oout.lines : NULL) == -1 ||
 	    jw_stream_init(&s->err, 2, &s->tail,
@@ -1264,7 +1325,8 @@ init_run(struct sup *s, const struct jw_config *c)
 	clock_gettime(CLOCK_REALTIME, &s->run.started_at);
 	s->run.deadline_ms = c->timeout_ms;
 	s->run.child_code = -1;
-	snprintf(s->run.reason, sizeof(s->run.reason), "jobwrap has started "
+	snprintf(s->run.reason, sizeof(s->run.reason),
+	    "jobwrap has started "
 	    "and is about to start the command");
 }
 
@@ -1272,7 +1334,7 @@ static void
 cleanup(struct sup *s)
 {
 	int fds[] = { s->ep, s->sigfd, s->tdeadline, s->theartbeat, s->tkill,
-	    s->tattempt, s->tidle, s->tbackoff, s->parentfd };
+		s->tattempt, s->tidle, s->tbackoff, s->parentfd };
 
 	jw_events_close(s->ev, EXIT_FLUSH_MS);
 	s->ev = NULL;
@@ -1309,7 +1371,7 @@ run_loop(struct sup *s)
 				end_backoff(s);
 			else {
 				signal_job(s, SIGKILL, "error", true);
-				end_attempt(s);	/* cannot wait any more */
+				end_attempt(s); /* cannot wait any more */
 			}
 			break;
 		}

@@ -18,42 +18,47 @@
 #include "syscalls.h"
 
 struct group {
-	const char		*name;
-	const char *const	*calls;
+	const char *name;
+	const char *const *calls;
 };
 
 /* Reading or writing another process: its memory, its file descriptors. */
 static const char *const g_debug[] = { "ptrace", "process_vm_readv",
-    "process_vm_writev", "pidfd_getfd", "perf_event_open", NULL };
+	"process_vm_writev", "pidfd_getfd", "perf_event_open", NULL };
 /* Code into the running kernel, or a new kernel. */
 static const char *const g_module[] = { "init_module", "finit_module",
-    "delete_module", "kexec_load", "kexec_file_load", NULL };
+	"delete_module", "kexec_load", "kexec_file_load", NULL };
 static const char *const g_reboot[] = { "reboot", NULL };
 /* The file system tree everybody sees (or the job's own namespace). */
 static const char *const g_mount[] = { "mount", "umount", "umount2",
-    "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
-    "fsmount", "fspick", "mount_setattr", NULL };
+	"pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
+	"fsmount", "fspick", "mount_setattr", NULL };
 static const char *const g_swap[] = { "swapon", "swapoff", NULL };
 /* The kernel keyrings are shared beyond the job (user and session). */
-static const char *const g_keyring[] = { "add_key", "request_key",
-    "keyctl", NULL };
+static const char *const g_keyring[] = { "add_key", "request_key", "keyctl",
+	NULL };
 /* The clock every process on the machine reads. */
 static const char *const g_clock[] = { "settimeofday", "clock_settime",
-    "clock_adjtime", "adjtimex", "stime", NULL };
+	"clock_adjtime", "adjtimex", "stime", NULL };
 /*
  * The kernel's attack surface and machine-wide state: BPF programs, the
  * kernel log, process accounting, raw I/O ports, file handles that bypass
  * directory permissions, and userfaultfd, a staple of kernel exploits.
  */
 static const char *const g_system[] = { "bpf", "syslog", "acct", "iopl",
-    "ioperm", "open_by_handle_at", "userfaultfd", "lookup_dcookie", NULL };
+	"ioperm", "open_by_handle_at", "userfaultfd", "lookup_dcookie", NULL };
 
 static const struct group groups[] = {
-	{ "debug", g_debug }, { "module", g_module }, { "reboot", g_reboot },
-	{ "mount", g_mount }, { "swap", g_swap }, { "keyring", g_keyring },
-	{ "clock", g_clock }, { "system", g_system },
+	{ "debug", g_debug },
+	{ "module", g_module },
+	{ "reboot", g_reboot },
+	{ "mount", g_mount },
+	{ "swap", g_swap },
+	{ "keyring", g_keyring },
+	{ "clock", g_clock },
+	{ "system", g_system },
 };
-#define NGROUPS	(sizeof(groups) / sizeof(groups[0]))
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
 static const char *const actions[] = { "errno", "kill", "log" };
 
@@ -117,13 +122,14 @@ add_group(char ***l, const struct group *g)
 
 /* @contain is every group; @NAME one of them. */
 static int
-add_token(char ***l, const char *tok, int groups_ok, char *why,
-    size_t whylen)
+add_token(char ***l, const char *tok, int groups_ok, char *why, size_t whylen)
 {
 	if (tok[0] == '@') {
 		if (!groups_ok) {
-			snprintf(why, whylen, "%s: a group cannot be allowed; "
-			    "name the calls", tok);
+			snprintf(why, whylen,
+			    "%s: a group cannot be allowed; "
+			    "name the calls",
+			    tok);
 			return -1;
 		}
 		for (size_t i = 0; i < NGROUPS; i++)
@@ -136,9 +142,11 @@ add_token(char ***l, const char *tok, int groups_ok, char *why,
 		for (size_t i = 0; i < NGROUPS; i++)
 			if (strcmp(tok + 1, groups[i].name) == 0)
 				return 0;
-		snprintf(why, whylen, "%s: unknown group (@contain, @debug, "
+		snprintf(why, whylen,
+		    "%s: unknown group (@contain, @debug, "
 		    "@module, @reboot, @mount, @swap, @keyring, @clock, "
-		    "@system)", tok);
+		    "@system)",
+		    tok);
 		return -1;
 	}
 	/* Known on any architecture: rules for the others then do nothing. */
@@ -155,8 +163,7 @@ nomem:
 
 /* Names separated by commas and/or white space. */
 static int
-parse_list(char ***l, const char *v, int groups_ok, char *why,
-    size_t whylen)
+parse_list(char ***l, const char *v, int groups_ok, char *why, size_t whylen)
 {
 	char tok[64];
 
@@ -221,13 +228,16 @@ int
 jw_seccomp_name_ok(const char *name, char *why, size_t whylen)
 {
 	if (strcmp(name, "off") == 0 || strcmp(name, "contain") == 0) {
-		snprintf(why, whylen, "\"%s\" is built in and cannot be "
-		    "redefined", name);
+		snprintf(why, whylen,
+		    "\"%s\" is built in and cannot be "
+		    "redefined",
+		    name);
 		return -1;
 	}
 	for (const char *p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
-			snprintf(why, whylen, "a profile name is letters, digits, "
+			snprintf(why, whylen,
+			    "a profile name is letters, digits, "
 			    "'.', '_' and '-'");
 			return -1;
 		}
@@ -327,7 +337,8 @@ jw_seccomp_set(struct jw_seccomp *p, const char *key, const char *value,
 	if (strcmp(key, "errno") == 0) {
 		if (parse_errno(value, &p->errnum) == 0)
 			return 0;
-		snprintf(why, whylen, "expected an errno name such as EPERM or "
+		snprintf(why, whylen,
+		    "expected an errno name such as EPERM or "
 		    "ENOSYS, or a number from 1 to 4095");
 		return -1;
 	}
@@ -343,8 +354,10 @@ jw_seccomp_finish(struct jw_seccomp *p, char *why, size_t whylen)
 		for (j = 0; j < n && strcmp(p->deny[j], p->allow[i]) != 0; j++)
 			;
 		if (j == n) {
-			snprintf(why, whylen, "allow = %s: not denied by this "
-			    "profile", p->allow[i]);
+			snprintf(why, whylen,
+			    "allow = %s: not denied by this "
+			    "profile",
+			    p->allow[i]);
 			return -1;
 		}
 		free(p->deny[j]);
@@ -374,12 +387,15 @@ jw_seccomp_json(const struct jw_seccomp *p)
 	if ((deny = json_array()) == NULL)
 		return NULL;
 	for (size_t i = 0; p->deny != NULL && p->deny[i] != NULL; i++)
-		if (json_array_append_new(deny, json_string(p->deny[i])) == -1) {
+		if (json_array_append_new(deny, json_string(p->deny[i])) ==
+		    -1) {
 			json_decref(deny);
 			return NULL;
 		}
-	j = json_pack("{s:s, s:s?, s:o}", "action", actions[p->action],
-	    "errno", p->action == JW_SC_ERRNO ? jw_errno_name(p->errnum, buf,
-	    sizeof(buf)) : NULL, "deny", deny);
+	j = json_pack("{s:s, s:s?, s:o}", "action", actions[p->action], "errno",
+	    p->action == JW_SC_ERRNO
+		? jw_errno_name(p->errnum, buf, sizeof(buf))
+		: NULL,
+	    "deny", deny);
 	return j;
 }

@@ -91,7 +91,8 @@ jw_wfd_splice(struct jw_wfd *w, int in, size_t n)
 		errno = EINVAL;
 		return -1;
 	}
-	while ((r = splice(in, NULL, w->fd, NULL, n, SPLICE_F_NONBLOCK)) == -1 &&
+	while (
+	    (r = splice(in, NULL, w->fd, NULL, n, SPLICE_F_NONBLOCK)) == -1 &&
 	    errno == EINTR)
 		;
 	return r;

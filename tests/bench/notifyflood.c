@@ -52,8 +52,9 @@ main(int argc, char **argv)
 	int fd, status;
 	char msg[64], line[LINE_LEN + 1];
 
-	if (argc != 4 || (strcmp(argv[2], "watchdog") != 0 &&
-	    strcmp(argv[2], "status") != 0)) {
+	if (argc != 4 ||
+	    (strcmp(argv[2], "watchdog") != 0 &&
+		strcmp(argv[2], "status") != 0)) {
 		fputs("usage: notifyflood K watchdog|status EVERY\n", stderr);
 		return 2;
 	}
@@ -76,7 +77,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned long i = 1; i <= k; i++) {
-		int n = status ? snprintf(msg, sizeof(msg), "STATUS=step %lu", i)
+		int n = status
+		    ? snprintf(msg, sizeof(msg), "STATUS=step %lu", i)
 		    : snprintf(msg, sizeof(msg), "WATCHDOG=1");
 
 		while (send(fd, msg, (size_t)n, 0) == -1)
@@ -85,8 +87,8 @@ main(int argc, char **argv)
 				return 1;
 			}
 		if (every > 0 && i % every == 0) {
-			snprintf(line, sizeof(line), "out %09lu %*s\n", i % 1000000000,
-			    LINE_LEN - 15, "");
+			snprintf(line, sizeof(line), "out %09lu %*s\n",
+			    i % 1000000000, LINE_LEN - 15, "");
 			memset(line + 14, '.', LINE_LEN - 15);
 			if (write_all(1, line, LINE_LEN) == -1) {
 				perror("notifyflood: write");

@@ -36,10 +36,10 @@
 #include "sandbox.h"
 #include "syscalls.h"
 
-#define FAILED	INT64_MIN	/* a child's sample when its call failed */
+#define FAILED INT64_MIN /* a child's sample when its call failed */
 
 static struct jw_seccomp profile;
-static struct jw_limit no_limits[JW_RL_COUNT];	/* none, as by default */
+static struct jw_limit no_limits[JW_RL_COUNT]; /* none, as by default */
 
 static int64_t
 now_ns(void)
@@ -50,8 +50,7 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "seccomp_cost: %s: %s\n", what, strerror(errno));
 	exit(1);
@@ -66,8 +65,8 @@ build_once(unsigned short *len)
 	int64_t t0, t1;
 
 	t0 = now_ns();
-	if (jw_sandbox_build(&sb, no_limits, &profile, why,
-	    sizeof(why)) == -1) {
+	if (jw_sandbox_build(&sb, no_limits, &profile, why, sizeof(why)) ==
+	    -1) {
 		fprintf(stderr, "seccomp_cost: %s\n", why);
 		return FAILED;
 	}
@@ -78,8 +77,7 @@ build_once(unsigned short *len)
 	return t1 - t0;
 }
 
-static void __attribute__((noreturn))
-send_ns(int fd, int64_t ns)
+static void __attribute__((noreturn)) send_ns(int fd, int64_t ns)
 {
 	ssize_t n;
 
@@ -109,7 +107,7 @@ in_child(enum child_job what, const struct jw_sandbox *sb, int fds[2])
 		int64_t t0;
 
 		close(fds[0]);
-		(void)now_ns();		/* the vDSO page, the stack: faulted */
+		(void)now_ns(); /* the vDSO page, the stack: faulted */
 		if (what == COLD_BUILD)
 			send_ns(fds[1], build_once(NULL));
 		t0 = now_ns();
@@ -150,12 +148,13 @@ summary(const char *label, const int64_t *v, size_t n)
 		die("malloc");
 	memcpy(s, v, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_i64);
-	med = n % 2 ? (double)s[n / 2] :
-	    ((double)s[n / 2 - 1] + (double)s[n / 2]) / 2;
+	med = n % 2 ? (double)s[n / 2]
+		    : ((double)s[n / 2 - 1] + (double)s[n / 2]) / 2;
 	p95 = (n * 95 + 99) / 100;
 	printf("%-6s n=%-5zu median %9.1f us  p95 %9.1f us  min %9.1f us  "
-	    "max %9.1f us\n", label, n, med / 1e3, (double)s[p95 - 1] / 1e3,
-	    (double)s[0] / 1e3, (double)s[n - 1] / 1e3);
+	       "max %9.1f us\n",
+	    label, n, med / 1e3, (double)s[p95 - 1] / 1e3, (double)s[0] / 1e3,
+	    (double)s[n - 1] / 1e3);
 	free(s);
 }
 
@@ -223,7 +222,8 @@ main(int argc, char **argv)
 	}
 	if (argc - optind != 3) {
 usage:
-		fprintf(stderr, "usage: seccomp_cost [-j OUT.json] BUILDS "
+		fprintf(stderr,
+		    "usage: seccomp_cost [-j OUT.json] BUILDS "
 		    "COLD LOADS\n");
 		return 2;
 	}
@@ -256,8 +256,8 @@ usage:
 			return 1;
 
 	/* The program every child loads: built once, as the supervisor does. */
-	if (jw_sandbox_build(&sb, no_limits, &profile, why,
-	    sizeof(why)) == -1) {
+	if (jw_sandbox_build(&sb, no_limits, &profile, why, sizeof(why)) ==
+	    -1) {
 		fprintf(stderr, "seccomp_cost: %s\n", why);
 		return 1;
 	}
@@ -265,8 +265,10 @@ usage:
 	for (size_t i = 0; i < nload; i++)
 		if ((load[i] = in_child(LOAD, &sb, fds)) == FAILED ||
 		    (floor_[i] = in_child(LOAD, &one, fds)) == FAILED) {
-			fprintf(stderr, "seccomp_cost: load %zu failed (the "
-			    "child's jw_sandbox_apply or its report)\n", i);
+			fprintf(stderr,
+			    "seccomp_cost: load %zu failed (the "
+			    "child's jw_sandbox_apply or its report)\n",
+			    i);
 			return 1;
 		}
 
@@ -282,9 +284,11 @@ usage:
 
 		if (f == NULL)
 			die(json);
-		fprintf(f, "{\n \"profile\": \"contain\",\n \"denied\": %zu,\n"
+		fprintf(f,
+		    "{\n \"profile\": \"contain\",\n \"denied\": %zu,\n"
 		    " \"bpf_insns\": %u,\n \"bpf_jit_enable\": %ld,\n"
-		    " \"own_seccomp_filters\": %ld,\n", ndeny, (unsigned)len,
+		    " \"own_seccomp_filters\": %ld,\n",
+		    ndeny, (unsigned)len,
 		    read_long("/proc/sys/net/core/bpf_jit_enable", NULL),
 		    read_long("/proc/self/status", "Seccomp_filters:"));
 		json_list(f, "cold_build_ns", cold, ncold, 0);

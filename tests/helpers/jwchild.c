@@ -37,8 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: jwchild MODE [ARG...] (see the source)\n");
 	exit(2);
@@ -71,8 +70,7 @@ say(const char *what, pid_t pid)
 		write_all(1, line, (size_t)n);
 }
 
-static void __attribute__((noreturn))
-wait_forever(void)
+static void __attribute__((noreturn)) wait_forever(void)
 {
 	for (;;)
 		pause();
@@ -247,7 +245,7 @@ tree_node(unsigned long long idx, unsigned long long n)
 	if (idx % 4 == 3)
 		ignore(SIGTERM);
 	for (unsigned long long c = 3 * idx + 1; c <= 3 * idx + 3 && c < n;
-	    c++) {
+	     c++) {
 		pid_t pid = fork();
 		if (pid == 0)
 			tree_node(c, n);

@@ -81,7 +81,8 @@ main(int argc, char **argv)
 		argi += 2;
 	}
 	if (argi >= argc) {
-		fprintf(stderr, "usage: jwnotify [-n] [-s SOCKET] MESSAGE...\n");
+		fprintf(stderr,
+		    "usage: jwnotify [-n] [-s SOCKET] MESSAGE...\n");
 		return 2;
 	}
 	if (path == NULL || path[0] == '\0') {

@@ -18,12 +18,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define X32_BIT	0x40000000L
+#define X32_BIT 0x40000000L
 
 static const struct {
-	const char	*name;
-	long		 nr;
-	long		 x32;	/* x32 numbers differ for some calls */
+	const char *name;
+	long nr;
+	long x32; /* x32 numbers differ for some calls */
 } calls[] = {
 	{ "ptrace", SYS_ptrace, 521 },
 	{ "process_vm_readv", SYS_process_vm_readv, 539 },
@@ -113,9 +113,10 @@ main(int argc, char *argv[])
 		signals();
 		return 0;
 	}
-	if (argc < 3 || (strcmp(argv[1], "call") != 0 &&
-	    strcmp(argv[1], "x32") != 0)) {
-		fprintf(stderr, "usage: jwsys call|x32 NAME... | jwsys signal\n");
+	if (argc < 3 ||
+	    (strcmp(argv[1], "call") != 0 && strcmp(argv[1], "x32") != 0)) {
+		fprintf(stderr,
+		    "usage: jwsys call|x32 NAME... | jwsys signal\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i++)

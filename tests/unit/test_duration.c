@@ -26,7 +26,8 @@ bad(const char *s)
 	uint64_t ms;
 
 	if (jw_duration_parse(s, &ms, &why) == 0)
-		fail_msg("\"%s\" accepted as %llu ms", s, (unsigned long long)ms);
+		fail_msg("\"%s\" accepted as %llu ms", s,
+		    (unsigned long long)ms);
 	assert_non_null(why);
 }
 
@@ -40,7 +41,7 @@ test_contract_examples(void **state)
 	assert_int_equal(ok("2h"), 7200000);
 	assert_int_equal(ok("1h30m"), 5400000);
 	assert_int_equal(ok("1.5s"), 1500);
-	assert_int_equal(ok("10"), 10000);	/* bare number: seconds */
+	assert_int_equal(ok("10"), 10000); /* bare number: seconds */
 	assert_int_equal(ok("0"), 0);
 	assert_int_equal(ok("0.25"), 250);
 }
@@ -68,8 +69,8 @@ test_rejects(void **state)
 	bad("-1s");
 	bad("1.s");
 	bad(".5s");
-	bad("1h30");		/* bare number after a unit: a typo */
-	bad("1.5ms");		/* finer than a millisecond */
+	bad("1h30");  /* bare number after a unit: a typo */
+	bad("1.5ms"); /* finer than a millisecond */
 	bad("0.0001s");
 	bad(" 5s");
 	bad("5s ");
@@ -77,15 +78,28 @@ test_rejects(void **state)
 	bad("1e3");
 	bad("99999999999999999999999s");
 	bad("3660d");
-	bad("100000h");		/* more than ten years */
+	bad("100000h"); /* more than ten years */
 }
 
 static void
 test_format_roundtrip(void **state)
 {
 	static const uint64_t v[] = {
-		0, 1, 250, 999, 1000, 1001, 1500, 59999, 60000, 61000,
-		3600000, 3723500, 5400000, 86400000, JW_DURATION_MAX_MS,
+		0,
+		1,
+		250,
+		999,
+		1000,
+		1001,
+		1500,
+		59999,
+		60000,
+		61000,
+		3600000,
+		3723500,
+		5400000,
+		86400000,
+		JW_DURATION_MAX_MS,
 	};
 	char buf[JW_DURATION_BUFSZ];
 

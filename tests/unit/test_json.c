@@ -53,8 +53,8 @@ test_valid_utf8_kept(void **state)
 	(void)state;
 	EXPECT("hello", "hello");
 	EXPECT("caf\xc3\xa9", "caf\xc3\xa9");
-	EXPECT("\xe2\x82\xac", "\xe2\x82\xac");			/* euro */
-	EXPECT("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80");		/* emoji */
+	EXPECT("\xe2\x82\xac", "\xe2\x82\xac");		/* euro */
+	EXPECT("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"); /* emoji */
 	EXPECT("\xef\xbf\xbf", "\xef\xbf\xbf");
 }
 
@@ -64,13 +64,15 @@ test_invalid_bytes_escaped(void **state)
 	(void)state;
 	EXPECT("\xff", "\\xff");
 	EXPECT("a\x80z", "a\\x80z");
-	EXPECT("\xc3", "\\xc3");				/* truncated */
-	EXPECT("\xc0\xaf", "\\xc0\\xaf");			/* overlong */
-	EXPECT("\xe0\x80\xaf", "\\xe0\\x80\\xaf");		/* overlong */
-	EXPECT("\xed\xa0\x80", "\\xed\\xa0\\x80");		/* surrogate */
-	EXPECT("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");	/* > U+10FFFF */
+	EXPECT("\xc3", "\\xc3");			    /* truncated */
+	EXPECT("\xc0\xaf", "\\xc0\\xaf");		    /* overlong */
+	EXPECT("\xe0\x80\xaf", "\\xe0\\x80\\xaf");	    /* overlong */
+	EXPECT("\xed\xa0\x80", "\\xed\\xa0\\x80");	    /* surrogate */
+	EXPECT("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"); /* > U+10FFFF */
 	EXPECT("\xe2\x82", "\\xe2\\x82");
-	EXPECT("\xe2\x82" "A", "\\xe2\\x82A");
+	EXPECT("\xe2\x82"
+	       "A",
+	    "\\xe2\\x82A");
 }
 
 static void
@@ -106,8 +108,8 @@ test_line_fits_64k(void **state)
 	/* Control characters encode as six bytes each: the worst case. */
 	for (size_t i = 0; i < n; i++)
 		big[i] = (i % 3 == 0) ? '\x01' : (char)(0xe0 + i % 2);
-	obj = json_pack("{s:s, s:o, s:o}", "event", "start",
-	    "line", jw_json_bytes(big, n), "small", jw_json_bytes("ok", 2));
+	obj = json_pack("{s:s, s:o, s:o}", "event", "start", "line",
+	    jw_json_bytes(big, n), "small", jw_json_bytes("ok", 2));
 	line = jw_json_line(obj, 65536, &len);
 	assert_non_null(line);
 	assert_true(len <= 65536);
@@ -143,7 +145,7 @@ test_line_cut_keeps_utf8(void **state)
 	line = jw_json_line(obj, 65536, &len);
 	assert_non_null(line);
 	assert_true(len <= 65536);
-	assert_true(len > 60000);	/* cut by the excess, not halved */
+	assert_true(len > 60000); /* cut by the excess, not halved */
 	back = json_loads(line, 0, &e);
 	assert_non_null(back);
 	json_decref(back);
@@ -164,8 +166,8 @@ test_line_mixed_strings_terminate(void **state)
 	(void)state;
 	memset(a, 'x', n / 2);
 	memset(a + n / 2, '\x02', n - n / 2);
-	obj = json_pack("{s:o, s:o, s:o}", "a", jw_json_bytes(a, n),
-	    "b", jw_json_bytes(a + n / 2, n / 2), "c", jw_json_bytes(a, 70000));
+	obj = json_pack("{s:o, s:o, s:o}", "a", jw_json_bytes(a, n), "b",
+	    jw_json_bytes(a + n / 2, n / 2), "c", jw_json_bytes(a, 70000));
 	for (size_t max = 65536; max >= 512; max /= 4) {
 		line = jw_json_line(obj, max, &len);
 		assert_non_null(line);
@@ -195,13 +197,14 @@ test_line_many_short_items(void **state)
 	line = jw_json_line(obj, 65536, &len);
 	assert_non_null(line);
 	assert_true(len <= 65536);
-	assert_true(len > 60000);		/* trimmed, not emptied */
+	assert_true(len > 60000); /* trimmed, not emptied */
 	back = json_loads(line, 0, &e);
 	assert_non_null(back);
 	json_t *cmd = json_object_get(back, "command");
 	assert_string_equal(json_string_value(json_array_get(cmd, 0)), "0000");
 	assert_string_equal(json_string_value(
-	    json_array_get(cmd, json_array_size(cmd) - 1)), "...");
+				json_array_get(cmd, json_array_size(cmd) - 1)),
+	    "...");
 	json_decref(back);
 	json_decref(obj);
 	free(line);

@@ -10,8 +10,8 @@
 #include "lines.h"
 
 struct got {
-	char	 text[4096];	/* lines joined with '|' (short ones) */
-	size_t	 n, lens[16];
+	char text[4096]; /* lines joined with '|' (short ones) */
+	size_t n, lens[16];
 };
 
 static void
@@ -105,7 +105,7 @@ test_exactly_max_is_not_cut(void **state)
 
 /* Lines that hold "ab", in order, joined with '|'. */
 struct cands {
-	char	 text[1 << 16];
+	char text[1 << 16];
 };
 
 static void

@@ -118,13 +118,40 @@ static void
 test_property_against_regexec(void **state)
 {
 	static const char *pats[] = {
-		"abc", "a(b|c)d", "ab*c", "ab+c", "a?bc", "(ab|cd)e",
-		"^(ab|ba)", "x|abc|ba", "a\\.b", "[ab]cd", "a[^b]c",
-		"(a|b)+c", "ab{2}c", "ab{0,1}c", "\\(ab\\)", "a\\|b",
-		"ab|cd", "((ab)|(cd))e", "a.c", "^abc$", "(abc|abd)e+",
-		"ab(c|d)*e", "e(ab)?cd", "[]a]bc", "a b", "a\\+b",
-		"[ab]*(cd|ba)(e|$)", "x?(a|b)+c", "(a*|b)(cd|e)", "((a|b)c)?d",
-		"(a(b|c))d*", "(ab){2}", "(ab|x)(c|)", "^.*(a|b)(c|d)",
+		"abc",
+		"a(b|c)d",
+		"ab*c",
+		"ab+c",
+		"a?bc",
+		"(ab|cd)e",
+		"^(ab|ba)",
+		"x|abc|ba",
+		"a\\.b",
+		"[ab]cd",
+		"a[^b]c",
+		"(a|b)+c",
+		"ab{2}c",
+		"ab{0,1}c",
+		"\\(ab\\)",
+		"a\\|b",
+		"ab|cd",
+		"((ab)|(cd))e",
+		"a.c",
+		"^abc$",
+		"(abc|abd)e+",
+		"ab(c|d)*e",
+		"e(ab)?cd",
+		"[]a]bc",
+		"a b",
+		"a\\+b",
+		"[ab]*(cd|ba)(e|$)",
+		"x?(a|b)+c",
+		"(a*|b)(cd|e)",
+		"((a|b)c)?d",
+		"(a(b|c))d*",
+		"(ab){2}",
+		"(ab|x)(c|)",
+		"^.*(a|b)(c|d)",
 	};
 	unsigned seed = 12345;
 	char line[40];
@@ -133,15 +160,17 @@ test_property_against_regexec(void **state)
 	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
 		struct jw_literals l = { 0 };
 		regex_t re;
-		assert_int_equal(regcomp(&re, pats[i], REG_EXTENDED |
-		    REG_NOSUB), 0);
+		assert_int_equal(regcomp(&re, pats[i],
+				     REG_EXTENDED | REG_NOSUB),
+		    0);
 		assert_int_equal(jw_literals_add(&l, pats[i]), 0);
 		for (int k = 0; k < 20000; k++) {
 			random_line(line, (size_t)(rand_r(&seed) % 12), &seed);
 			if (regexec(&re, line, 0, NULL, 0) == 0 &&
 			    JW_LITERALS_USABLE(&l) && !holds_one(&l, line))
 				fail_msg("/%s/ matches \"%s\", which holds "
-				    "none of its literals", pats[i], line);
+					 "none of its literals",
+				    pats[i], line);
 		}
 		regfree(&re);
 		jw_literals_free(&l);

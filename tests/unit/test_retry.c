@@ -67,7 +67,8 @@ test_matches(void **state)
 
 	(void)state;
 	assert_int_equal(jw_retry_on_parse("exit:3,exit:10-12,idle", &r, why,
-	    sizeof(why)), 0);
+			     sizeof(why)),
+	    0);
 	assert_true(jw_retry_on_matches(&r, JW_END_EXIT, 3));
 	assert_true(jw_retry_on_matches(&r, JW_END_EXIT, 10));
 	assert_true(jw_retry_on_matches(&r, JW_END_EXIT, 12));
@@ -79,8 +80,9 @@ test_matches(void **state)
 	assert_true(jw_retry_on_matches(&r, JW_END_IDLE, 0));
 	assert_false(jw_retry_on_matches(&r, JW_END_OTHER, 3));
 	jw_retry_on_free(&r);
-	assert_int_equal(jw_retry_on_parse("nonzero,signal,attempt-timeout",
-	    &r, why, sizeof(why)), 0);
+	assert_int_equal(jw_retry_on_parse("nonzero,signal,attempt-timeout", &r,
+			     why, sizeof(why)),
+	    0);
 	assert_false(jw_retry_on_matches(&r, JW_END_EXIT, 0));
 	assert_true(jw_retry_on_matches(&r, JW_END_EXIT, 1));
 	assert_true(jw_retry_on_matches(&r, JW_END_EXIT, 255));
@@ -106,8 +108,8 @@ test_backoff(void **state)
 	/* Huge attempt numbers neither overflow nor pass the maximum. */
 	for (uint64_t rnd = 0; rnd < 100000; rnd += 997)
 		assert_true(jw_backoff_ms(1000, 60000, 1000, rnd) <= 60000);
-	assert_true(jw_backoff_ms(UINT64_MAX / 3, UINT64_MAX, 200, 12345) ==
-	    12345);
+	assert_true(
+	    jw_backoff_ms(UINT64_MAX / 3, UINT64_MAX, 200, 12345) == 12345);
 	/* A maximum below the base caps even the first delay. */
 	assert_true(jw_backoff_ms(5000, 100, 1, 99999) <= 100);
 	assert_int_equal(jw_backoff_ms(0, 60000, 5, 777), 0);

@@ -31,7 +31,7 @@ test_numbers(void **state)
 	assert_int_equal(jw_signal_parse("15"), 15);
 	assert_int_equal(jw_signal_parse("9"), 9);
 	assert_int_equal(jw_signal_parse("1"), 1);
-	assert_int_equal(jw_signal_parse("0"), -1);	/* not a signal */
+	assert_int_equal(jw_signal_parse("0"), -1); /* not a signal */
 	assert_int_equal(jw_signal_parse("65"), -1);
 	assert_int_equal(jw_signal_parse("15x"), -1);
 	assert_int_equal(jw_signal_parse("-15"), -1);
@@ -55,14 +55,16 @@ test_format(void **state)
 	char buf[JW_SIGNAME_BUFSZ];
 
 	(void)state;
-	assert_string_equal(jw_signal_name(SIGTERM, buf, sizeof(buf)), "SIGTERM");
-	assert_string_equal(jw_signal_name(SIGKILL, buf, sizeof(buf)), "SIGKILL");
+	assert_string_equal(jw_signal_name(SIGTERM, buf, sizeof(buf)),
+	    "SIGTERM");
+	assert_string_equal(jw_signal_name(SIGKILL, buf, sizeof(buf)),
+	    "SIGKILL");
 	assert_string_equal(jw_signal_name(SIGRTMIN + 3, buf, sizeof(buf)),
 	    "SIGRTMIN+3");
 	for (int s = 1; s <= SIGRTMAX; s++) {
 		const char *n = jw_signal_name(s, buf, sizeof(buf));
 		if (s >= 32 && s < SIGRTMIN)
-			continue;	/* glibc-internal: printed as numbers */
+			continue; /* glibc-internal: printed as numbers */
 		assert_int_equal(jw_signal_parse(n), s);
 	}
 }
