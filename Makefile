@@ -109,6 +109,14 @@ bench: deps-bench
 	    build/bench/seccomp_cost
 	@sh tests/bench/run.sh
 
+# Soak (issue 6): SOAK_RUNS supervisions (1000) of random adversarial
+# children under random supervisor kills, SOAK_JOBS at a time (4), then
+# --reap and the invariants; SOAK_SEED=S SOAK_ONLY=N,... replays runs.
+# About a minute; not part of check.
+.PHONY: soak
+soak: shim/jobwrap $(HELPERS:%=build/helpers/%)
+	@$(PYTHON) tests/soak/soak.py
+
 install: shim/jobwrap
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)
@@ -117,10 +125,13 @@ install: shim/jobwrap
 	install -m 644 shim/jobwrap.ini.5 $(DESTDIR)$(MANDIR)/man5/jobwrap.ini.5
 	install -m 644 conf/*.ini $(DESTDIR)$(DATADIR)/
 
+# Exactly what install put there: a local file in $(DATADIR) stays, and
+# so does $(DATADIR) then; shared directories (bin, man1...) always stay.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/jobwrap $(DESTDIR)$(MANDIR)/man1/jobwrap.1 \
-	    $(DESTDIR)$(MANDIR)/man5/jobwrap.ini.5
-	rm -rf $(DESTDIR)$(DATADIR)
+	    $(DESTDIR)$(MANDIR)/man5/jobwrap.ini.5 \
+	    $(patsubst conf/%,$(DESTDIR)$(DATADIR)/%,$(wildcard conf/*.ini))
+	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 clean:
 	rm -rf build shim/jobwrap
