@@ -124,13 +124,16 @@ install: shim/jobwrap
 	install -m 644 shim/jobwrap.1 $(DESTDIR)$(MANDIR)/man1/jobwrap.1
 	install -m 644 shim/jobwrap.ini.5 $(DESTDIR)$(MANDIR)/man5/jobwrap.ini.5
 	install -m 644 conf/*.ini $(DESTDIR)$(DATADIR)/
+	install -m 644 include/jobwrap/*.schema.json $(DESTDIR)$(DATADIR)/
 
 # Exactly what install put there: a local file in $(DATADIR) stays, and
 # so does $(DATADIR) then; shared directories (bin, man1...) always stay.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/jobwrap $(DESTDIR)$(MANDIR)/man1/jobwrap.1 \
 	    $(DESTDIR)$(MANDIR)/man5/jobwrap.ini.5 \
-	    $(patsubst conf/%,$(DESTDIR)$(DATADIR)/%,$(wildcard conf/*.ini))
+	    $(patsubst conf/%,$(DESTDIR)$(DATADIR)/%,$(wildcard conf/*.ini)) \
+	    $(patsubst include/jobwrap/%,$(DESTDIR)$(DATADIR)/%,$(wildcard \
+	    include/jobwrap/*.schema.json))
 	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 clean:

@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -27,6 +28,16 @@ ROOT = HERE.parents[1]
 BIN = os.path.abspath(os.environ.get("JOBWRAP", ROOT / "shim" / "jobwrap"))
 PY = sys.executable
 NODE = shutil.which("node")
+
+# What the parents read is checked against the schemas of include/jobwrap/.
+SCHEMAS = {n: jsonschema.Draft202012Validator(json.loads(
+    (ROOT / "include" / "jobwrap" / f"{n}.schema.json").read_text()))
+    for n in ("events", "status")}
+
+
+def valid(kind, doc):
+    SCHEMAS[kind].validate(doc)
+    return doc
 
 # A job that makes many events: a heartbeat every 100 ms and a retry event
 # for each of its 20 lines, 100 ms apart.
@@ -110,12 +121,14 @@ class Clients:
         return rows[0][0] if rows else 0
 
     def status(self, run_id):
-        return json.loads((self.rundir / f"{run_id}.status").read_text())
+        return valid("status", json.loads(
+            (self.rundir / f"{run_id}.status").read_text()))
 
     def events_file(self, run_id):
         data = (self.rundir / f"{run_id}.events").read_bytes()
         assert data.endswith(b"\n")
-        return [json.loads(line) for line in data.splitlines()]
+        return [valid("events", json.loads(line))
+                for line in data.splitlines()]
 
     def pids(self, comm):
         """Our live processes running comm."""
@@ -260,7 +273,8 @@ def test_node_parent(cl, command, state, code):
                            "--events-file", ev, "--"] + command)
     assert rc == code, (out, err)
     printed = re.findall(r"^(\d+) (\w+)$", out, re.M)
-    events = [json.loads(line) for line in ev.read_bytes().splitlines()]
+    events = [valid("events", json.loads(line))
+              for line in ev.read_bytes().splitlines()]
     assert printed == [(str(e["seq"]), e["event"]) for e in events]
     assert [int(s) for s, _ in printed] == list(range(1, len(events) + 1))
     assert printed[0][1] == "start" and printed[-1][1] == "exit"

@@ -5,7 +5,13 @@ its environment (JW_TEST_TAG).  After the test, every process on the machine
 whose environment holds that tag and is not a zombie is a survivor: the test
 fails and the survivor is killed.  Zombies are not counted: PID 1 in these
 VMs does not reap orphans.
+
+Every event and status the tests see is validated against the JSON Schemas
+in include/jobwrap/ (read_events, complete_events, JW.run, and
+validate_event / validate_status / load_status for tests that read them
+themselves).
 """
+import datetime
 import json
 import os
 import signal
@@ -14,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +37,83 @@ STATUS_FIELDS = (
 )
 TERMINAL = {"succeeded", "failed", "signaled", "timeout", "idle_timeout",
             "cancelled", "parent_died", "spawn_failed", "error", "orphaned"}
+
+
+# ---- the JSON Schemas of include/jobwrap/ -------------------------------
+
+SCHEMA_DIR = ROOT / "include" / "jobwrap"
+_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@_FORMATS.checks("date-time", raises=ValueError)
+def _date_time(s):
+    # The schema's pattern fixes the shape; this checks the calendar.
+    if isinstance(s, str):
+        datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return True
+
+
+def load_schema(name):
+    """include/jobwrap/NAME.schema.json, checked against its metaschema."""
+    schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+EVENT_SCHEMA = load_schema("events")
+STATUS_SCHEMA = load_schema("status")
+_VALIDATORS = {
+    "event": jsonschema.Draft202012Validator(EVENT_SCHEMA,
+                                             format_checker=_FORMATS),
+    "status": jsonschema.Draft202012Validator(STATUS_SCHEMA,
+                                              format_checker=_FORMATS),
+}
+
+
+def _validate(kind, doc):
+    err = jsonschema.exceptions.best_match(_VALIDATORS[kind].iter_errors(doc))
+    if err is not None:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+        raise AssertionError(f"{kind} violates its schema at {where}: "
+                             f"{err.message}\n{kind}: {doc!r}")
+    return doc
+
+
+def validate_event(event):
+    """event (a parsed line) against events.schema.json; returns it."""
+    return _validate("event", event)
+
+
+def validate_status(doc):
+    """A status document against status.schema.json; returns it."""
+    return _validate("status", doc)
+
+
+def validate_inspect(doc):
+    """A line of --inspect --json: a status plus path and alive."""
+    rest = dict(doc)
+    assert isinstance(rest.pop("path", None), str), doc
+    assert isinstance(rest.pop("alive", None), bool), doc
+    validate_status(rest)
+    return doc
+
+
+# Lines validated already: tests poll a growing events file (wait_event).
+_VALID_LINES = set()
+
+
+def parse_event(line):
+    """One events line, parsed and validated (once per distinct line)."""
+    event = json.loads(line)
+    if line not in _VALID_LINES:
+        validate_event(event)
+        _VALID_LINES.add(line)
+    return event
+
+
+def load_status(path):
+    """A status file, parsed and validated."""
+    return validate_status(json.loads(Path(path).read_text()))
 
 
 def helper(name):
@@ -61,7 +145,7 @@ def read_events(path):
     """Parse an events file; every line must be one complete JSON object."""
     data = Path(path).read_bytes()
     assert data == b"" or data.endswith(b"\n"), "events file ends mid-line"
-    return [json.loads(line) for line in data.splitlines()]
+    return [parse_event(line) for line in data.splitlines()]
 
 
 def check_events(events, run_id=None):
@@ -139,7 +223,7 @@ class JW:
         out, err = p.communicate(input=input, timeout=timeout)
         dur = time.monotonic() - t0
         events = read_events(ev) if ev.exists() else []
-        status = json.loads(st.read_text()) if st.exists() else None
+        status = load_status(st) if st.exists() else None
         return Result(p.returncode, out, err, events, status, dur, tag)
 
     def survivors(self):
@@ -164,6 +248,7 @@ class JW:
 def jw(tmp_path):
     j = JW(tmp_path)
     yield j
+    _VALID_LINES.clear()
     left = j.cleanup()
     assert not left, f"processes of the job survived: {left}"
 
@@ -185,7 +270,7 @@ def complete_events(path):
         data = path.read_bytes()
     except FileNotFoundError:
         return []
-    return [json.loads(line) for line in data.split(b"\n")[:-1]]
+    return [parse_event(line) for line in data.split(b"\n")[:-1]]
 
 
 def wait_event(path, name, count=1, timeout=10):

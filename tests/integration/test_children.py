@@ -8,14 +8,13 @@ check those directly the moment jobwrap has exited: "dead when jobwrap
 exits" is the promise, not "dead eventually".
 """
 import hashlib
-import json
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import check_events, helper, read_events, wait_for
+from conftest import check_events, helper, load_status, read_events, wait_for
 
 CHILD = "jwchild"
 
@@ -376,7 +375,7 @@ def test_grace_cut_short_is_reported_truthfully(jw, cut):
         p.communicate(timeout=10)
         res = type("R", (), {})()
         res.events = read_events(ev)
-        res.status = json.loads(st.read_text())
+        res.status = load_status(st)
         res.find = lambda name: [e for e in res.events if e["event"] == name]
     check_events(res.events)
     kill = res.find("signal")[1]

@@ -2,14 +2,13 @@
 events for each way a run ends, the 64 KiB line limit, the same seq on
 --events-fd and --events-file, and heartbeats."""
 import datetime
-import json
 import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import check_events, read_events
+from conftest import check_events, parse_event, read_events
 
 LINE_MAX = 65536
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -28,7 +27,7 @@ def check_lines(path):
     lines = data.split(b"\n")[:-1]
     for line in lines:
         assert len(line) + 1 <= LINE_MAX, len(line)
-        json.loads(line)
+        parse_event(line)
     return lines
 
 
@@ -370,7 +369,7 @@ def test_events_fd_only(jw):
         data = f.read()
     p.communicate(timeout=10)
     assert p.returncode == 0
-    events = [json.loads(x) for x in data.splitlines()]
+    events = [parse_event(x) for x in data.splitlines()]
     check_events(events)
     assert events[0]["config"]["events_file"] is None
 
@@ -407,7 +406,7 @@ def test_events_file_is_appended(jw, tmp_path):
     assert r.rc == 0
     lines = ev.read_bytes().splitlines()
     assert lines[0] == b'{"old":1}'
-    check_events([json.loads(x) for x in lines[1:]])
+    check_events([parse_event(x) for x in lines[1:]])
 
 
 def test_events_file_may_be_a_fifo(jw, tmp_path):
@@ -431,7 +430,7 @@ def test_events_file_may_be_a_fifo(jw, tmp_path):
         return
     assert r.rc == 0, r.err
     assert r.status["state"] == "succeeded"
-    check_events([json.loads(x) for x in data.splitlines()])
+    check_events([parse_event(x) for x in data.splitlines()])
 
 
 # ---- heartbeats -------------------------------------------------------------

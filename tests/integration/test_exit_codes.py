@@ -6,7 +6,6 @@ jobwrap did not send ("signaled") | 128+N cancelled by signal N ("cancelled").
 The state in the exit event and the status tells the rows apart where the
 numbers collide (a child may exit 124 or 130 on its own).
 """
-import json
 import os
 import signal
 import stat
@@ -14,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, check_events, wait_for
+from conftest import BIN, check_events, load_status, wait_for
 
 
 def finished(r, rc, state):
@@ -228,7 +227,7 @@ def test_child_killed_from_outside_is_signaled(jw):
     os.kill(pid, signal.SIGKILL)
     p.communicate(timeout=10)
     assert p.returncode == 128 + signal.SIGKILL
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert status["state"] == "signaled"
     assert status["signal"] == "SIGKILL"
 
@@ -244,7 +243,7 @@ def test_cancel_by_signal_is_128_plus_n(jw, sig):
     p.send_signal(sig)
     p.communicate(timeout=10)
     assert p.returncode == 128 + sig
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert status["state"] == "cancelled"
     assert status["exit_code"] == 128 + sig
 

@@ -2,7 +2,6 @@
 idle, state idle_timeout, exit 124); output on either stream and accepted
 notify datagrams (WATCHDOG=1) keep it alive, spoofed ones do not; idle is
 retried by default; heartbeats carry since_output_ms."""
-import json
 import os
 import socket
 import subprocess
@@ -10,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (check_events, helper, per_attempt, read_events,
-                      wait_event)
+from conftest import (check_events, helper, load_status, per_attempt,
+                      read_events, wait_event)
 
 PY = "/usr/bin/python3"
 HELPERS_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -145,7 +144,7 @@ def test_spoofed_watchdog_does_not_keep_a_child_alive(jw):
     events = read_events(ev)
     check_events(events)
     assert [e["kind"] for e in events if e["event"] == "timeout"] == ["idle"]
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert status["state"] == "idle_timeout"
     assert 1 <= status["notify_dropped"] <= sent
 

@@ -20,7 +20,6 @@ around us does not hand its jobserver or variables down.  The tests check
 that shim/jobwrap is untouched.  They test the Makefile, not the binary, so
 they run once (not again against the ASan+UBSan build).
 """
-import json
 import os
 import re
 import shutil
@@ -31,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TERMINAL, check_events, read_events, tagged_pids
+from conftest import (ROOT, TERMINAL, check_events, load_status, read_events,
+                      tagged_pids)
 
 pytestmark = pytest.mark.nosan
 
@@ -126,7 +126,7 @@ def run_installed(jobwrap, tmp_path):
     assert [e["event"] for e in events] == [
         "start", "spawn", "attempt_end", "exit"]
     assert events[0]["jobwrap_pid"] > 0
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert status["state"] == "succeeded" and status["state"] in TERMINAL
     assert status["exit_code"] == 0 and status["bytes_out"] == 8
     assert not tagged_pids(env["JW_TEST_TAG"])

@@ -17,8 +17,9 @@ import uuid
 
 import pytest
 
-from conftest import (BIN, TERMINAL, check_events, gone, helper, pgid_of,
-                      read_events, tagged_pids, wait_event, wait_for)
+from conftest import (BIN, TERMINAL, check_events, gone, helper, load_status,
+                      parse_event, pgid_of, read_events, tagged_pids,
+                      validate_inspect, validate_status, wait_event, wait_for)
 
 # Absolute: some runs and followers work from other directories.
 JOBWRAP = os.path.abspath(BIN)
@@ -39,7 +40,7 @@ def cli(jw, *args, timeout=15, cwd=None):
 
 
 def load(path):
-    return json.loads(path.read_text())
+    return load_status(path)
 
 
 def snapshot(path):
@@ -169,7 +170,7 @@ def test_inspect_json_one_object_per_run(jw, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.decode().splitlines()
     assert len(lines) == 3
-    docs = [json.loads(x) for x in lines]
+    docs = [validate_inspect(json.loads(x)) for x in lines]
     by_path = {d["path"]: d for d in docs}
     assert set(by_path) == {f"{tmp_path}/{s.name}"
                             for s in (fin_st, dead_st, live_st)}
@@ -181,7 +182,8 @@ def test_inspect_json_one_object_per_run(jw, tmp_path):
     assert [d["run_id"] for d in docs] == [fin.status["run_id"],
                                            dead["run_id"], live["run_id"]]
     r = cli(jw, "--inspect", "--json", dead_st)
-    [d] = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    [d] = [validate_inspect(json.loads(x))
+           for x in r.stdout.decode().splitlines()]
     assert d["state"] == "running" and d["alive"] is False
     assert d["path"] == str(dead_st)
     assert stop(lp) == 143
@@ -228,7 +230,8 @@ def test_reap_never_touches_terminal_or_locked_runs(jw, tmp_path):
         assert {s: snapshot(s) for s in keep} == before
         assert not gone(live["pid"]) and not gone(lp.pid)
         cli_inspect = cli(jw, "--inspect", "--json", held_st)
-        assert json.loads(cli_inspect.stdout)["alive"] is True
+        held = validate_inspect(json.loads(cli_inspect.stdout))
+        assert held["alive"] is True
     finally:
         os.close(fd)
     # The lock was all that kept the dead run from being settled.
@@ -384,7 +387,7 @@ def test_cancel_live_run(jw):
     r = cli(jw, "--cancel", "--wait", "5s", st)
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - t0 < 3
-    printed = json.loads(r.stdout)
+    printed = validate_status(json.loads(r.stdout))
     assert printed["state"] == "cancelled" and printed["exit_code"] == 143
     assert printed["signal"] == "SIGTERM"
     p.wait(timeout=5)
@@ -409,7 +412,7 @@ def test_cancel_default_wait_covers_kill_after(jw):
     wall = time.monotonic() - t0
     assert r.returncode == 0, r.stderr
     assert 0.6 <= wall < 4, wall
-    printed = json.loads(r.stdout)
+    printed = validate_status(json.loads(r.stdout))
     assert printed["state"] == "cancelled"
     p.wait(timeout=5)
     assert printed == load(st)
@@ -513,7 +516,7 @@ def test_cancel_racing_the_end_of_the_run(jw):
         check_events(events)
         assert events[-1]["state"] == final["state"]
         if c.returncode == 0:
-            assert json.loads(c.stdout) == final
+            assert validate_status(json.loads(c.stdout)) == final
             assert final["state"] in ("cancelled", "succeeded"), final
             assert p.returncode == (143 if final["state"] == "cancelled"
                                     else 0)
@@ -550,7 +553,7 @@ def test_follow_from_seq_until_exit(jw):
     check_events(events)
     want = b"".join(line + b"\n" for line in data.splitlines()[1:])
     assert out == want
-    assert json.loads(out.splitlines()[-1])["event"] == "exit"
+    assert parse_event(out.splitlines()[-1])["event"] == "exit"
     assert len([e for e in events if e["event"] == "heartbeat"]) >= 5
 
 
@@ -607,15 +610,15 @@ def test_follow_reattach_from_seq_exactly_once(jw):
     first = [f1.stdout.readline() for _ in range(6)]
     f1.kill()
     f1.wait()
-    last = json.loads(first[-1])["seq"]
+    last = parse_event(first[-1])["seq"]
     f2 = follow(jw, tag, "--from-seq", last + 1, ev)
     rest, err = f2.communicate(timeout=10)
     assert f2.returncode == 0, err
     assert p.wait(timeout=5) == 0
-    seqs = [json.loads(x)["seq"] for x in first + rest.splitlines(True)]
+    seqs = [parse_event(x)["seq"] for x in first + rest.splitlines(True)]
     assert seqs == list(range(1, len(seqs) + 1)), seqs
     assert b"".join(first) + rest == ev.read_bytes()
-    assert json.loads(rest.splitlines()[-1])["event"] == "exit"
+    assert parse_event(rest.splitlines()[-1])["event"] == "exit"
 
 
 def test_follow_finished_run_prints_all_at_once(jw):
@@ -701,7 +704,8 @@ def test_hundred_runs_inspect_and_reap(jw, tmp_path):
         assert row[1] == "running"
         assert row[2] == ("no" if i in dead else "yes"), (i, row)
     r = cli(jw, "--inspect", "--json", runs)
-    docs = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    docs = [validate_inspect(json.loads(x))
+            for x in r.stdout.decode().splitlines()]
     assert sorted((d["path"], d["alive"]) for d in docs) == sorted(
         (f"{runs}/{s.name}", i not in dead) for i, s in enumerate(sts))
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (BIN, check_events, helper, per_attempt, read_events,
-                      wait_event)
+from conftest import (BIN, check_events, helper, load_status, per_attempt,
+                      read_events, wait_event)
 
 PY = "/usr/bin/python3"
 NOTIFY_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -311,7 +311,7 @@ def test_spoofed_datagrams_are_dropped_and_counted(jw, spoofer):
     assert [(n["ready"], n["status"], n["fields"]) for n in notes] == \
         [(False, "real", {})]
     assert [e for e in events if e["event"] == "retry"] == []
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert status["notify_dropped"] == len(SPOOF)
     assert status["retries_seen"] == 0
     assert status["last_error"] is None
@@ -333,7 +333,7 @@ def test_spoofed_watchdog_counts_while_real_ones_keep_it_alive(jw):
     p.communicate(timeout=15)
     check_events(read_events(ev))
     assert p.returncode == 0
-    assert json.loads(st.read_text())["notify_dropped"] == 10
+    assert load_status(st)["notify_dropped"] == 10
 
 
 # ---- malformed datagrams -------------------------------------------------------

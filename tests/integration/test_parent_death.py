@@ -14,7 +14,6 @@ jobwrap's own exit status is seen even after its parent is gone.  Every
 process carries the test's JW_TEST_TAG, so the survivor check of conftest
 covers them all.
 """
-import json
 import os
 import queue
 import signal
@@ -26,8 +25,8 @@ import uuid
 
 import pytest
 
-from conftest import (BIN, TERMINAL, check_events, gone, helper, pgid_of,
-                      read_events, tagged_pids, wait_event, wait_for)
+from conftest import (BIN, TERMINAL, check_events, gone, helper, load_status,
+                      pgid_of, read_events, tagged_pids, wait_event, wait_for)
 
 PY = sys.executable
 
@@ -192,7 +191,7 @@ class Harness:
                 str(self.st)] + list(args)
 
     def status(self):
-        return json.loads(self.st.read_text())
+        return load_status(self.st)
 
 
 def ran_to_the_end(h, events, status):
@@ -449,7 +448,7 @@ def test_jobwrap_killed_child_dies_group_left_for_reap(jw, tmp_path):
     assert wait_for(lambda: gone(child), timeout=5), "child outlived jobwrap"
     time.sleep(0.2)
     assert not gone(grandchild) and pgid_of(grandchild) == pgid
-    before = json.loads(st.read_text())
+    before = load_status(st)
     assert before["state"] == "running" and before["ended_at"] is None
 
     r = subprocess.run([BIN, "--reap", str(tmp_path)], capture_output=True,
@@ -458,7 +457,7 @@ def test_jobwrap_killed_child_dies_group_left_for_reap(jw, tmp_path):
     assert r.stdout.decode() == f"{tmp_path}/{st.name}: orphaned (killed 1 " \
                                 "process)\n"
     assert wait_for(lambda: gone(grandchild), timeout=2)
-    after = json.loads(st.read_text())
+    after = load_status(st)
     assert after["state"] == "orphaned"
     assert after["ended_at"] is not None and after["exit_code"] is None
     assert after["updated_at"] == after["ended_at"]

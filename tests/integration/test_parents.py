@@ -9,7 +9,6 @@ Parents in practice: Python's subprocess (pipes), Node's child_process
 """
 import fcntl
 import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -18,7 +17,8 @@ import uuid
 
 import pytest
 
-from conftest import BIN, check_events, helper, read_events, wait_for
+from conftest import (BIN, check_events, helper, load_status, parse_event,
+                      read_events, wait_for)
 
 CHILD = "jwchild"
 
@@ -35,7 +35,7 @@ def sha(b):
 def lines(data):
     """JSON lines of an events stream, every line complete."""
     assert data == b"" or data.endswith(b"\n"), "stream ends mid-line"
-    return [json.loads(x) for x in data.splitlines()]
+    return [parse_event(x) for x in data.splitlines()]
 
 
 def read_slowly(fd, pause):
@@ -63,7 +63,7 @@ def finish(p, ev, st, timeout=20):
     _, err = p.communicate(timeout=timeout)
     events = read_events(ev)
     check_events(events)
-    return p.returncode, events, json.loads(st.read_text()), err
+    return p.returncode, events, load_status(st), err
 
 
 def wrapped(jw, shell, args, **kw):
@@ -179,7 +179,7 @@ def test_events_read_only_after_the_end(jw):
         if p.poll() is not None:
             return True  # it cannot be waiting for us any more
         try:
-            return json.loads(st.read_text())["ended_at"] is not None
+            return load_status(st)["ended_at"] is not None
         except (OSError, ValueError):
             return False
 
@@ -240,7 +240,7 @@ def test_own_output_reader_exits_early(jw, stream, kind):
     wall = time.monotonic() - t0
     events = read_events(ev)
     check_events(events)
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert p.returncode == 0
     assert status["state"] == "succeeded" and status["exit_code"] == 0
     assert status["signal"] is None
@@ -271,7 +271,7 @@ def test_slow_reader_gets_every_byte(jw, kind):
         ours.close()
     events = read_events(ev)
     check_events(events)
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert p.returncode == 0
     assert len(got) == n and sha(bytes(got)) == sha(pattern(n))
     assert status["bytes_out"] == n and status["dropped_out"] == 0
@@ -289,7 +289,7 @@ def test_slow_reader_short_kill_after_gets_every_byte(jw):
     fd = p.stdout.fileno()
     got = read_slowly(fd, 0.02)
     p.wait(timeout=20)
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert p.returncode == 0
     assert status["bytes_out"] == n
     assert (len(got), status["dropped_out"]) == (n, 0)
@@ -306,7 +306,7 @@ def test_stdout_to_file_keeps_append_and_bytes(jw, tmp_path):
         p, tag, ev, st = jw.start(["--", helper(CHILD), "flood", str(n)],
                                   stdin=subprocess.DEVNULL, stdout=f)
         p.wait(timeout=20)
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert p.returncode == 0
     assert (status["bytes_out"], status["dropped_out"]) == (n, 0)
     data = out.read_bytes()
@@ -335,7 +335,7 @@ def test_stdout_to_terminal_byte_exact(jw):
         got += b
     p.wait(timeout=20)
     os.close(master)
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert p.returncode == 0
     assert (status["bytes_out"], status["dropped_out"]) == (n, 0)
     assert len(got) == n and sha(bytes(got)) == sha(pattern(n))
@@ -354,7 +354,7 @@ def test_stdout_never_read_deadline_on_time(jw):
     out = p.stdout.read()
     events = read_events(ev)
     check_events(events)
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert p.returncode == 124
     [tmo] = [e for e in events if e["event"] == "timeout"]
     assert 500 <= tmo["mono_ms"] < 900

@@ -2,7 +2,6 @@
 line of stdout and stderr, lines split across reads, a 1 MiB line (matched
 on its first 64 KiB, relayed byte-exact), invalid UTF-8, a last line without
 newline, last_error per attempt (cleared by a success), invalid regexes."""
-import json
 import os
 import random
 import subprocess
@@ -10,8 +9,9 @@ import time
 
 import pytest
 
-from conftest import (BIN, check_events, complete_events, helper,
-                      per_attempt, read_events, wait_event, wait_for)
+from conftest import (BIN, check_events, complete_events, helper, load_status,
+                      parse_event, per_attempt, read_events, wait_event,
+                      wait_for)
 
 PY = "/usr/bin/python3"
 CHUNK = 65536
@@ -33,7 +33,7 @@ def pattern_retries(r):
 def check_event_lines(path):
     for line in path.read_bytes().split(b"\n")[:-1]:
         assert len(line) + 1 <= CHUNK
-        json.loads(line)
+        parse_event(line)
 
 
 # ---- retry pattern ------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_last_error_is_visible_while_running(jw):
                              "50ms", "--", "sh", "-c",
                              "echo 'ERROR: now'; sleep 30"],
                             stdin=subprocess.DEVNULL)
-    ok = wait_for(lambda: st.exists() and json.loads(st.read_text())
+    ok = wait_for(lambda: st.exists() and load_status(st)
                   .get("last_error") == "ERROR: now", timeout=5)
     p.terminate()
     p.communicate(timeout=15)
@@ -156,7 +156,7 @@ def test_last_error_is_null_when_an_attempt_starts(jw, tmp_path):
                              "--"] + cmd, stdin=subprocess.DEVNULL)
     wait_event(ev, "spawn", count=2)
     time.sleep(0.2)
-    status = json.loads(st.read_text())
+    status = load_status(st)
     p.terminate()
     p.communicate(timeout=15)
     events = read_events(ev)
@@ -165,7 +165,7 @@ def test_last_error_is_null_when_an_attempt_starts(jw, tmp_path):
     assert status["last_error"] is None, status
     ends = [e for e in events if e["event"] == "attempt_end"]
     assert [e["last_error"] for e in ends] == ["ERROR: one", None]
-    final = json.loads(st.read_text())
+    final = load_status(st)
     assert final["state"] == "cancelled" and final["last_error"] is None
 
 
@@ -443,16 +443,16 @@ def test_last_error_kept_during_a_backoff_and_after_cancel(jw):
     assert found, complete_events(ev)
     n = found[0]["attempt"]
     ok = wait_for(lambda: f"attempt {n + 1} starts in" in
-                  json.loads(st.read_text())["reason"], timeout=2)
+                  load_status(st)["reason"], timeout=2)
     assert ok
-    during = json.loads(st.read_text())
+    during = load_status(st)
     p.terminate()
     p.communicate(timeout=15)
     events = read_events(ev)
     check_events(events)
     # the ended attempt is the last one: its last_error stays
     assert during["last_error"] == "ERROR: x"
-    final = json.loads(st.read_text())
+    final = load_status(st)
     assert final["state"] == "cancelled"
     assert final["last_error"] == "ERROR: x"
     assert events[-1]["attempts"] == n

@@ -5,7 +5,6 @@ zombie piles up under it), cancel signals must still reach it (the kernel
 drops signals to PID 1 that have no handler, unless they are blocked and
 read, as jobwrap does), and it still writes its status and events.
 """
-import json
 import os
 import shutil
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, check_events, read_events, wait_for
+from conftest import BIN, check_events, load_status, read_events, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("unshare") is None or
                                 os.geteuid() != 0,
@@ -120,4 +119,4 @@ def test_sigterm_to_pid1_with_a_job_that_ignores_it(jw):
     check_events(events)
     sigs = [e["signal"] for e in events if e["event"] == "signal"]
     assert sigs[0] == "SIGTERM" and sigs[-1] == "SIGKILL"
-    assert json.loads(st.read_text())["state"] == "cancelled"
+    assert load_status(st)["state"] == "cancelled"

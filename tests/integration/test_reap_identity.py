@@ -9,7 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import BIN, gone, wait_event, wait_for
+from conftest import BIN, gone, load_status, wait_event, wait_for
 
 BOOT = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
 
@@ -87,7 +87,7 @@ def test_the_group_is_killed_after_its_leader_died(jw):
                               stdin=subprocess.DEVNULL)
     wait_event(ev, "spawn")
     wait_for(lambda: len(jw.survivors().get(tag, [])) >= 4)  # jw sh 2x sleep
-    doc = json.loads(st.read_text())
+    doc = load_status(st)
     p.send_signal(signal.SIGKILL)
     p.wait()
     wait_for(lambda: not alive(doc["pgid"]))

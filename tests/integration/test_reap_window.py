@@ -15,7 +15,6 @@ whose one-page buffer is full, so jobwrap blocks in the events flush that
 comes right before that status write, with the command already running.
 """
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -23,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import BIN, helper, tagged_pids, wait_for
+from conftest import BIN, helper, load_status, tagged_pids, wait_for
 
 F_SETPIPE_SZ = 1031
 
@@ -52,14 +51,14 @@ def test_reap_finds_the_group_of_a_supervisor_killed_before_its_status(
         # jobwrap, the command and its three children.
         assert wait_for(lambda: len(tagged_pids(tag)) >= 5), \
             "the command did not start: the window moved"
-        status = json.loads(st.read_text())
+        status = load_status(st)
         assert status["state"] == "running"
         p.send_signal(signal.SIGKILL)
         p.wait()
         r = subprocess.run([BIN, "--reap", str(st)], capture_output=True,
                            text=True)
         assert r.returncode == 0, r.stderr
-        assert json.loads(st.read_text())["state"] == "orphaned"
+        assert load_status(st)["state"] == "orphaned"
         time.sleep(0.2)
         left = tagged_pids(tag)
         assert not left, (f"--reap left the job's processes alive: {left}; "

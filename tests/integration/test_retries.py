@@ -3,7 +3,6 @@ outcome of the last attempt, backoff (full jitter, never past the hard
 deadline), the retry event, cancel and deadline during a backoff, each
 attempt fully killed before the next, --attempt-timeout, and config errors
 of retry_on."""
-import json
 import os
 import signal
 import subprocess
@@ -12,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (BIN, check_events, complete_events, helper, per_attempt,
-                      read_events, wait_event, wait_for)
+from conftest import (BIN, check_events, complete_events, helper, load_status,
+                      per_attempt, read_events, wait_event, wait_for)
 
 FAST = ["--backoff", "10ms"]
 
@@ -26,7 +25,7 @@ def finish(p, ev, st, timeout=20):
     out, err = p.communicate(timeout=timeout)
     events = read_events(ev)
     check_events(events)
-    return out, err, events, json.loads(st.read_text())
+    return out, err, events, load_status(st)
 
 
 def find(events, name):
@@ -387,7 +386,7 @@ def test_status_and_cancel_during_backoff(jw, sig):
     # the status says we are waiting for attempt n+1
     status = wait_for(lambda: (lambda s: s if s.get("reason") and
                                f"attempt {n + 1} starts in" in s["reason"]
-                               else None)(json.loads(st.read_text())),
+                               else None)(load_status(st)),
                       timeout=2)
     assert status, st.read_text()
     assert status["state"] == "running"

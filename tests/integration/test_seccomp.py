@@ -7,7 +7,6 @@ ESRCH or ENOSYS, so an errno of the filter's choosing can only come from
 the filter.
 """
 import errno
-import json
 import os
 import resource
 import shutil
@@ -15,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, ROOT, check_events, helper
+from conftest import BIN, ROOT, check_events, helper, parse_event
 
 SYS = "jwsys"
 CONTAIN = [
@@ -315,7 +314,7 @@ def test_a_limit_that_cannot_be_set_is_spawn_failed(jw):
          "--", "touch", str(marker)],
         capture_output=True, timeout=30, env=jw.env("rlimit-eperm"))
     assert p.returncode == 125, p.stderr
-    ev = [json.loads(x) for x in ev_file.read_text().splitlines()]
+    ev = [parse_event(x) for x in ev_file.read_text().splitlines()]
     assert [e["event"] for e in ev] == ["start", "spawn_failed", "exit"]
     assert ev[1]["errno"] == errno.EPERM
     assert f"--rlimit-nofile {hard + 1}" in ev[1]["error"]

@@ -1,21 +1,21 @@
 """Signals: TERM/INT/HUP/QUIT to jobwrap cancel the run, a second one skips
 the grace, USR1 asks for a heartbeat and a status now; the job's own
 signal (-s) and the SIGKILL escalation (-k); what the child inherits."""
-import json
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import check_events, read_events, wait_event, wait_for
+from conftest import (check_events, load_status, read_events, wait_event,
+                      wait_for)
 
 
 def finish(p, ev, st, input=None, timeout=10):
     out, err = p.communicate(input=input, timeout=timeout)
     events = read_events(ev)
     check_events(events)
-    return out, err, events, json.loads(st.read_text())
+    return out, err, events, load_status(st)
 
 
 def names(events):
@@ -174,8 +174,8 @@ def test_usr1_heartbeat_and_status_now(jw):
     assert p.stdout.read(3) == b"abc"      # relayed: jobwrap counted it
     p.send_signal(signal.SIGUSR1)
     wait_event(ev, "heartbeat")
-    wait_for(lambda: json.loads(st.read_text())["events_seq"] >= 3)
-    mid = json.loads(st.read_text())
+    wait_for(lambda: load_status(st)["events_seq"] >= 3)
+    mid = load_status(st)
     _, _, events, status = finish(p, ev, st, input=b"\n")
     assert p.returncode == 7                # USR1 does not cancel
     hbs = find(events, "heartbeat")

@@ -3,7 +3,6 @@ the end; atomic replacement (mode, no symlink following, no temp file
 left); PATH.lock held exactly while jobwrap lives; the stderr tail."""
 import datetime
 import fcntl
-import json
 import os
 import re
 import subprocess
@@ -11,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (STATUS_FIELDS, TERMINAL, check_events, read_events,
-                      wait_event, wait_for)
+from conftest import (STATUS_FIELDS, TERMINAL, check_events, load_status,
+                      parse_event, read_events, wait_event, wait_for)
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ALL_FIELDS = set(STATUS_FIELDS) | {"dropped_out", "dropped_err",
@@ -35,7 +34,7 @@ def test_identity_of_the_process_group(jw):
 
 
 def load(path):
-    return json.loads(path.read_text())
+    return load_status(path)
 
 
 def parse_ts(s):
@@ -201,7 +200,7 @@ def test_status_at_start(jw, tmp_path):
     assert first["command"] == ["true"]
     assert first["stderr_tail"] == "" and first["bytes_out"] == 0
     assert set(first) == ALL_FIELDS
-    events = [json.loads(x) for x in data.split(b"\n") if x]
+    events = [parse_event(x) for x in data.split(b"\n") if x]
     check_events(events)
     assert events[0]["run_id"] == first["run_id"]
     assert load(st)["state"] in TERMINAL

@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 
-from conftest import STATUS_FIELDS, TERMINAL, check_events, read_events
+from conftest import (STATUS_FIELDS, TERMINAL, check_events, load_status,
+                      read_events)
 
 HAMMER = r'''
 import json, os, sys
@@ -103,7 +104,7 @@ def hammered_run(jw, args, readers=2, usr1=True):
         reports.append(json.loads(out))
     events = read_events(ev)
     check_events(events)
-    return p.returncode, err, reports, events, json.loads(st.read_text())
+    return p.returncode, err, reports, events, load_status(st)
 
 
 def wait_for_file(path, timeout=5):

@@ -10,7 +10,6 @@ here, whatever $JOBWRAP says.  A check that the heap was really tracked
 Not run against the ASan build (marker nosan): it has nothing to add and
 valgrind cannot run ASan binaries.
 """
-import json
 import os
 import re
 import shutil
@@ -19,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, check_events, helper, read_events
+from conftest import ROOT, check_events, helper, load_status, read_events
 
 pytestmark = pytest.mark.nosan
 
@@ -90,7 +89,7 @@ def test_valgrind_seccomp_build_and_failed_install(jw):
     assert rc == 125
     assert not marker.exists()
     assert [e["event"] for e in events] == ["start", "spawn_failed", "exit"]
-    status = json.loads(st.read_text())
+    status = load_status(st)
     assert status["state"] == "spawn_failed"
     assert "seccomp filter \"contain\"" in status["reason"]
     assert "not run unfiltered" in status["reason"]
