@@ -45,6 +45,7 @@ struct jw_childenv {
 	char sock[96];
 	char usec[48];
 	char pid[40]; /* "WATCHDOG_PID=", the child appends */
+	char tag[48]; /* "JOBWRAP_JOB_<tag>=1", for --reap */
 };
 
 struct jw_notify_msg {
@@ -74,11 +75,13 @@ size_t jw_notify_parse(const char *p, size_t len, jw_notify_kv_fn *fn,
 
 /*
  * Build e->envp from environ: NOTIFY_SOCKET, WATCHDOG_USEC and
- * WATCHDOG_PID replaced by ours (addr NULL: notify off, nothing changed;
- * watchdog_usec 0: no WATCHDOG_*).  0, or -1 when out of memory.
+ * WATCHDOG_PID replaced by ours (addr NULL: notify off, none of them
+ * changed; watchdog_usec 0: no WATCHDOG_*), and JOBWRAP_JOB_<tag>=1 added
+ * (tag NULL: none; those of outer jobwraps stay).  envp stays NULL when
+ * nothing changes.  0, or -1 when out of memory.
  */
 int jw_childenv_build(struct jw_childenv *e, const char *addr,
-    uint64_t watchdog_usec);
+    uint64_t watchdog_usec, const char *tag);
 /* The slot the child completes with its pid, or NULL. */
 char *jw_childenv_pid_slot(struct jw_childenv *e);
 void jw_childenv_free(struct jw_childenv *e);

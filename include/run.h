@@ -29,6 +29,9 @@ struct jw_run {
 	 * same id, for --reap: empty / 0 when unknown. */
 	char boot_id[JW_BOOT_ID_LEN + 1];
 	unsigned long long pid_start; /* ticks since boot */
+	/* Random, in the environment of the job's processes as
+	 * JOBWRAP_JOB_<tag>, for --reap; empty: none (no status file). */
+	char tag[17];
 	uint64_t attempt_t0;
 	uint64_t last_output; /* mono ms of the last byte read */
 

@@ -218,24 +218,30 @@ ours(const char *var)
 
 int
 jw_childenv_build(struct jw_childenv *e, const char *addr,
-    uint64_t watchdog_usec)
+    uint64_t watchdog_usec, const char *tag)
 {
 	size_t n = 0, k = 0;
 
 	e->envp = NULL;
 	e->pid[0] = '\0';
-	if (addr == NULL)
+	if (addr == NULL && tag == NULL)
 		return 0;
 	while (environ[n] != NULL)
 		n++;
-	if ((e->envp = calloc(n + 4, sizeof(char *))) == NULL)
+	if ((e->envp = calloc(n + 5, sizeof(char *))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (!ours(environ[i]))
+		if (addr == NULL || !ours(environ[i]))
 			e->envp[k++] = environ[i];
-	snprintf(e->sock, sizeof(e->sock), "NOTIFY_SOCKET=%s", addr);
-	e->envp[k++] = e->sock;
-	if (watchdog_usec > 0) {
+	if (tag != NULL) {
+		snprintf(e->tag, sizeof(e->tag), "JOBWRAP_JOB_%s=1", tag);
+		e->envp[k++] = e->tag;
+	}
+	if (addr != NULL) {
+		snprintf(e->sock, sizeof(e->sock), "NOTIFY_SOCKET=%s", addr);
+		e->envp[k++] = e->sock;
+	}
+	if (addr != NULL && watchdog_usec > 0) {
 		snprintf(e->usec, sizeof(e->usec), "WATCHDOG_USEC=%llu",
 		    (unsigned long long)watchdog_usec);
 		snprintf(e->pid, sizeof(e->pid), "WATCHDOG_PID=");

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,10 +79,49 @@ group_is_another(const json_t *doc, pid_t pgid)
 	return NULL;
 }
 
+/* Does pid's environment hold needle ("JOBWRAP_JOB_<tag>=1")? */
+static bool
+has_tag(pid_t pid, const char *needle, size_t len)
+{
+	char path[64], buf[8192];
+	size_t keep = 0;
+	bool found = false, skip = false; /* in a string too long to match */
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	/* Strings end in NUL; one may straddle two reads: keep its head. */
+	while (!found &&
+	    ((n = read(fd, buf + keep, sizeof(buf) - keep)) > 0 ||
+		(n == -1 && errno == EINTR))) {
+		size_t end = keep + (size_t)(n > 0 ? n : 0), s = 0;
+		for (size_t i = 0; i < end && !found; i++) {
+			if (buf[i] != '\0')
+				continue;
+			found = !skip && i - s == len &&
+			    memcmp(buf + s, needle, len) == 0;
+			skip = false;
+			s = i + 1;
+		}
+		if (skip || end - s > len) {
+			skip = true;
+			keep = 0;
+		} else
+			keep = end - s;
+		memmove(buf, buf + s, keep);
+	}
+	close(fd);
+	return found;
+}
+
 /*
- * Live members of group pgid that started at or after its leader (exact,
- * in ticks since boot) or, for a status without the leader's start time,
- * after the run did (ms since the epoch, one tick's slack).
+ * Live processes of the run: those carrying its tag in their environment,
+ * wherever they went, and the members of group pgid (0: none to look at)
+ * that started at or after its leader (exact, in ticks since boot) or,
+ * for a status without the leader's start time, after the run did (ms
+ * since the epoch, one tick's slack).
  */
 static void
 leftovers(const json_t *doc, pid_t pgid, struct pids *out)
@@ -90,22 +130,33 @@ leftovers(const json_t *doc, pid_t pgid, struct pids *out)
 	long long tick = sysconf(_SC_CLK_TCK);
 	long long leader = jw_doc_int(doc, "pgid_start_ticks");
 	long long since = epoch_ms(jw_doc_str(doc, "started_at"));
+	const char *tag = jw_doc_str(doc, "job_tag");
+	char needle[64] = "";
+	size_t nlen = 0;
 	struct jw_procstat ps;
 	struct dirent *d;
+	pid_t self = getpid();
 	DIR *dp;
 
 	out->n = 0;
-	if (pgid <= 1 || tick <= 0 || (dp = opendir("/proc")) == NULL)
+	if (tag != NULL && strlen(tag) < 32)
+		nlen = (size_t)snprintf(needle, sizeof(needle),
+		    "JOBWRAP_JOB_%s=1", tag);
+	if (tick <= 0 || (pgid <= 1 && nlen == 0) ||
+	    (dp = opendir("/proc")) == NULL)
 		return;
 	while ((d = readdir(dp)) != NULL) {
 		pid_t pid = (pid_t)strtol(d->d_name, NULL, 10);
-		if (pid <= 0 || jw_proc_stat(pid, &ps) == -1 ||
-		    ps.pgid != pgid || ps.state == 'Z' || ps.state == 'X')
+		bool member;
+		if (pid <= 0 || pid == self || jw_proc_stat(pid, &ps) == -1 ||
+		    ps.state == 'Z' || ps.state == 'X')
 			continue;
-		if (leader > 0 ? ps.start < (unsigned long long)leader
-			       : boot + (long long)ps.start * 1000 / tick +
-				1000 / tick + 1 <
-			    since)
+		member = pgid > 1 && ps.pgid == pgid &&
+		    (leader > 0 ? ps.start >= (unsigned long long)leader
+				: boot + (long long)ps.start * 1000 / tick +
+				    1000 / tick + 1 >=
+				since);
+		if (!member && (nlen == 0 || !has_tag(pid, needle, nlen)))
 			continue;
 		if (out->n < sizeof(out->v) / sizeof(out->v[0]))
 			out->v[out->n] = pid;
@@ -129,13 +180,14 @@ mark_orphaned(struct jw_status *st, json_t *doc, size_t killed,
 		    "the supervisor (jobwrap pid "
 		    "%lld) died without recording an end; --reap found its "
 		    "lock free and killed %zu leftover process%s of process "
-		    "group %lld",
+		    "group %lld or carrying the run's tag",
 		    pid, killed, killed == 1 ? "" : "es", pgid);
 	else if (another != NULL)
 		snprintf(reason, sizeof(reason),
 		    "the supervisor (jobwrap pid "
 		    "%lld) died without recording an end; --reap found its "
-		    "lock free and killed nothing: %s (process group %lld)",
+		    "lock free and killed nothing: %s (process group %lld), "
+		    "and no process carries the run's tag",
 		    pid, another, pgid);
 	else
 		snprintf(reason, sizeof(reason),
@@ -238,9 +290,9 @@ plan_one(const char *path)
 		return 0;
 	}
 	pgid = (pid_t)jw_doc_int(doc, "pgid");
-	if ((another = group_is_another(doc, pgid)) == NULL)
-		leftovers(doc, pgid, &p);
-	print_plan(path, &p, another);
+	another = group_is_another(doc, pgid);
+	leftovers(doc, another ? 0 : pgid, &p);
+	print_plan(path, &p, p.n > 0 ? NULL : another);
 	json_decref(doc);
 	return 0;
 }
@@ -271,10 +323,11 @@ reap_one(const char *path)
 		return 0; /* it ended meanwhile, or is gone */
 	}
 	pgid = (pid_t)jw_doc_int(doc, "pgid");
-	if ((another = group_is_another(doc, pgid)) == NULL) {
-		leftovers(doc, pgid, &p);
-		killed = kill_leftovers(doc, pgid, &p);
-	}
+	another = group_is_another(doc, pgid);
+	if (another != NULL)
+		pgid = 0; /* the tag alone tells */
+	leftovers(doc, pgid, &p);
+	killed = kill_leftovers(doc, pgid, &p);
 	if (mark_orphaned(&st, doc, killed, another, stderr) == 0)
 		printf("%s: orphaned (killed %zu process%s)\n", path, killed,
 		    killed == 1 ? "" : "es");

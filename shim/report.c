@@ -71,7 +71,7 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 	return json_pack(
 	    "{s:i, s:s, s:s, s:o, s:i, s:o, s:o, s:i, s:s, s:s,"
 	    " s:o, s:I, s:o, s:o, s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I, s:o, s:I, s:o, s:o}",
+	    " s:I, s:I, s:o, s:I, s:o, s:o, s:o}",
 	    "v", JW_SCHEMA_VERSION, "run_id", r->cfg->run_id, "state",
 	    r->state ? r->state : JW_ST_RUNNING, "command",
 	    jw_json_argv(r->cfg->argv), "jobwrap_pid", (int)r->jobwrap_pid,
@@ -97,8 +97,8 @@ jw_report_status(const struct jw_run *r, uint64_t events_seq)
 	    /* --reap tells the group from a later one with the same id. */
 	    "boot_id", r->boot_id[0] ? json_string(r->boot_id) : json_null(),
 	    "pgid_start_ticks",
-	    r->pid_start ? json_integer((json_int_t)r->pid_start)
-			 : json_null());
+	    r->pid_start ? json_integer((json_int_t)r->pid_start) : json_null(),
+	    "job_tag", r->tag[0] ? json_string(r->tag) : json_null());
 }
 
 json_t *

@@ -1257,12 +1257,25 @@ open_notify(struct sup *s, char *err, size_t errlen)
 		return 0;
 	if (jw_notify_open(&s->notify, from_job, s, err, errlen) == -1)
 		return -1;
-	if (jw_childenv_build(&s->env, s->notify.addr,
-		c->idle_timeout_ms * 1000) == -1) {
+	watch(s, W_NOTIFY, s->notify.fd, EPOLLIN);
+	return 0;
+}
+
+/*
+ * With a status file, every process of the job carries the run's tag in
+ * its environment: --reap finds them by it once the supervisor is dead,
+ * in the process group or out of it, even if the status never got to
+ * name the group.
+ */
+static int
+build_env(struct sup *s, char *err, size_t errlen)
+{
+	if (jw_childenv_build(&s->env, s->cfg->notify ? s->notify.addr : NULL,
+		s->cfg->idle_timeout_ms * 1000,
+		s->run.tag[0] != '\0' ? s->run.tag : NULL) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	watch(s, W_NOTIFY, s->notify.fd, EPOLLIN);
 	return 0;
 }
 
@@ -1293,7 +1306,8 @@ open_outputs(struct sup *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->run.stderr_tail = &s->tail;
-	if (open_notify(s, err, errlen) == -1)
+	if (open_notify(s, err, errlen) == -1 ||
+	    build_env(s, err, errlen) == -1)
 		return -1;
 	s->ev = jw_events_open(c->events_fd, c->events_file, c->run_id,
 	    s->run.t0, err, errlen);
@@ -1306,6 +1320,13 @@ open_outputs(struct sup *s, char *err, size_t errlen)
 		s->has_status = true;
 	}
 	return 0;
+}
+
+/* 64 random bits: unique to this supervisor, so --reap kills only ours. */
+static void
+make_tag(char tag[17])
+{
+	snprintf(tag, 17, "%016llx", (unsigned long long)random64());
 }
 
 static void
@@ -1325,6 +1346,8 @@ init_run(struct sup *s, const struct jw_config *c)
 	clock_gettime(CLOCK_REALTIME, &s->run.started_at);
 	s->run.deadline_ms = c->timeout_ms;
 	s->run.child_code = -1;
+	if (c->status_file != NULL)
+		make_tag(s->run.tag);
 	snprintf(s->run.reason, sizeof(s->run.reason),
 	    "jobwrap has started "
 	    "and is about to start the command");

@@ -1,5 +1,6 @@
 """A supervisor SIGKILLed after starting the command but before recording
-its process group: --reap cannot find what the command started.
+its process group: --reap must still find what the command started (by the
+tag every process of the job carries in its environment).
 
 Found by the soak (`make soak`, SOAK_SEED=6 SOAK_ONLY=580 SOAK_JOBS=8:
 `jwchild tree 13`, jobwrap SIGTERMed then SIGKILLed 11 ms after its start;
@@ -8,7 +9,8 @@ said "no process of it left").  jobwrap starts the command, emits `spawn`
 and only then writes the status that names the process group (a write
 with two fsyncs: milliseconds, while the command runs and forks).  Killed
 in that window, the supervisor leaves a status with `pgid: null`, and
---reap orphans the run without killing anything.
+--reap orphaned the run without killing anything.  The job's processes now
+carry JOBWRAP_JOB_<tag>=1, the tag being in the status from its first write.
 
 The window is held open here without a race: the events file is a FIFO
 whose one-page buffer is full, so jobwrap blocks in the events flush that
@@ -27,9 +29,6 @@ from conftest import BIN, helper, load_status, tagged_pids, wait_for
 F_SETPIPE_SZ = 1031
 
 
-@pytest.mark.xfail(strict=True, reason="the status names the process group "
-                   "only after the command has started: a supervisor "
-                   "SIGKILLed in between leaves processes --reap cannot find")
 def test_reap_finds_the_group_of_a_supervisor_killed_before_its_status(
         jw, tmp_path):
     fifo = tmp_path / "run.events"

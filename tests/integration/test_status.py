@@ -16,7 +16,7 @@ from conftest import (STATUS_FIELDS, TERMINAL, check_events, load_status,
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ALL_FIELDS = set(STATUS_FIELDS) | {"dropped_out", "dropped_err",
                                    "notify_dropped", "kill_after_ms",
-                                   "boot_id", "pgid_start_ticks"}
+                                   "boot_id", "pgid_start_ticks", "job_tag"}
 
 
 def test_identity_of_the_process_group(jw):
