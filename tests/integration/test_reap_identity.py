@@ -111,3 +111,39 @@ def test_dry_run_never_takes_a_lock(jw, tmp_path):
     assert r.stdout == f"{st}: would be orphaned (would kill 0 processes)\n"
     assert not Path(f"{st}.lock").exists()
     assert json.loads(st.read_text())["state"] == "running"
+
+
+def test_reap_finds_what_left_the_group_by_the_tag(jw):
+    # A setsid escapee is tied to the run only by the tag in its
+    # environment once the supervisor is dead; one that cleared its
+    # environment is not (the documented limit), and is killed here.
+    p, tag, ev, st = jw.start(["--", "sh", "-c",
+                               "setsid sleep 60 & "
+                               "setsid env -i /bin/sleep 61 & wait"],
+                              stdin=subprocess.DEVNULL)
+    wait_event(ev, "spawn")
+    doc = wait_for(lambda: (d := json.loads(st.read_text()))["pgid"] and d)
+    assert doc["job_tag"] and len(doc["job_tag"]) == 16
+
+    def sleeps():
+        out = {}
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    cmd = (d / "cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if cmd[:1] in ([b"sleep"], [b"/bin/sleep"]) and \
+                        cmd[1:2] in ([b"60"], [b"61"]) and alive(int(d.name)):
+                    out[cmd[1].decode()] = int(d.name)
+        return out
+    found = wait_for(lambda: len(sleeps()) == 2 and sleeps())
+    assert found, sleeps()
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = reap(str(st))
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: not alive(found["60"]), timeout=5), \
+        "the tagged escapee survived --reap"
+    assert alive(found["61"])       # no tag: out of reach, as documented
+    os.kill(found["61"], signal.SIGKILL)
