@@ -34,10 +34,12 @@ HELPERS	 = jwchild jwnotify jwsys
 DEPS_BUILD = gcc make pkg-config libinih-dev libseccomp-dev libjansson-dev
 DEPS_TEST  = libcmocka-dev python3 python3-pytest python3-jsonschema \
 	     valgrind procps util-linux nodejs
+DEPS_TEST += clang libclang-rt-14-dev
 DEPS_BENCH = hyperfine tini dumb-init coreutils
 
 .PHONY: all deps deps-bench demo check test unit integration bench \
 	install uninstall clean
+.PHONY: fuzz fuzz-smoke
 
 all: shim/jobwrap
 
@@ -87,6 +89,42 @@ build/bench/seccomp_cost: tests/bench/seccomp_cost.c build/obj/sandbox.o \
 	@$(CC) $(ALL_CFLAGS) -static -o $@ $< build/obj/sandbox.o \
 	    build/obj/syscalls.o $$(pkg-config --static --libs libseccomp jansson)
 
+# Fuzzing (issue 6): libFuzzer targets tests/fuzz/fuzz_TARGET.c, linked
+# with the modules they drive, built by clang with the same sanitizers.
+# `make fuzz` runs each for FUZZ_TIME seconds; `make check` (tests/run.sh)
+# runs each for FUZZ_SMOKE seconds.
+FUZZ	 = config duration signame json notify
+FUZZ_TIME ?= 60
+FUZZ_SMOKE ?= 4
+export FUZZ_SMOKE
+FUZZ_CC	?= clang
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(filter-out -Werror,$(WARN)) \
+	     -Iinclude -g -O1 $(SAN) $$(pkg-config --cflags $(PKGS))
+build/fuzz/config: $(patsubst %,build/fuzzobj/%.o,config ini_load \
+	    duration signame json retry syscalls)
+build/fuzz/duration: build/fuzzobj/duration.o
+build/fuzz/signame: build/fuzzobj/signame.o
+build/fuzz/json: build/fuzzobj/json.o
+build/fuzz/notify: $(patsubst %,build/fuzzobj/%.o,notify said json)
+
+build/fuzzobj/%.o: shim/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	@echo "CC $< (clang, fuzzer+ASan+UBSan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HEADERS)
+	@mkdir -p $(@D)
+	@echo "LD $@ (libFuzzer)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(filter %.o,$^) $(LIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ:%=build/fuzz/%)
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ)
+
+fuzz-smoke: $(FUZZ:%=build/fuzz/%)
+	@sh tests/fuzz/run.sh $(FUZZ_SMOKE) $(FUZZ)
+
 deps:
 	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
 
@@ -101,7 +139,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 test: shim/jobwrap build/san/jobwrap build/dyn/jobwrap $(UNIT:%=build/unit/%) \
-	    $(HELPERS:%=build/helpers/%)
+	    $(HELPERS:%=build/helpers/%) $(FUZZ:%=build/fuzz/%)
 	@sh tests/run.sh $(PYTHON) $(UNIT)
 
 bench: deps-bench

@@ -13,6 +13,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <ini.h>
+
 #include "config.h"
 #include "duration.h"
 #include "ini_load.h"
@@ -936,9 +938,14 @@ opt_text(const struct jw_config *c, const struct opt *o, char *buf,
 	return NULL;
 }
 
+/* The longest line ini_load.c reads back: inih's buffer holds the '\n'
+ * and a NUL too. */
+#define INI_LINE_MAX (INI_MAX_LINE - 2)
+
 /*
  * Can "key = v" be read back as v?  inih trims white space, ends a line at
- * a newline and starts a comment at a ';' after white space.
+ * a newline and starts a comment at a ';' after white space.  (The whole
+ * line must also fit INI_LINE_MAX.)
  */
 static int
 ini_safe(const char *v)
@@ -988,28 +995,50 @@ jw_config_print(const struct jw_config *c, FILE *out)
 	char key[64], buf[64];
 
 	fprintf(out, "; effective configuration of jobwrap %s\n", JW_VERSION);
-	if (c->config_path != NULL)
-		fprintf(out, "; file %s%s%s\n", c->config_path,
-		    c->profile ? ", profile " : "", c->profile ? c->profile : "");
+	if (c->config_path != NULL) {
+		/* Also a comment must fit a line: keep the path's end. */
+		size_t n = strlen(c->config_path), room = INI_LINE_MAX - 70;
+		fprintf(out, "; file %s%s%s%s\n", n > room ? "..." : "",
+		    c->config_path + (n > room ? n - room : 0),
+		    c->profile ? ", profile " : "",
+		    c->profile ? c->profile : "");
+	}
 	fprintf(out, "[jobwrap]\n");
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
 		const struct jw_origin *from = &c->origins[i];
 		const char *v = opt_text(c, o, buf, sizeof(buf));
+		const char *eq = " = ";
+		size_t len, where = 0;
 
 		ini_key(o, key, sizeof(key));
+		/* A line must fit: "key=value" if "key = value" does not. */
+		len = strlen(key) + strlen(eq) + (v ? strlen(v) : 0);
+		if (len > INI_LINE_MAX) {
+			eq = "=";
+			len -= 2;
+		}
+		if (from->line > 0)
+			where = (size_t)snprintf(NULL, 0, "\t; %s:%d",
+			    from->file, from->line);
+		else if (from->line == -1)
+			where = strlen("\t; command line");
 		if (v == NULL)
 			fprintf(out, ";%s =\t; not set\n", key);
-		else if (!ini_safe(v))
-			fprintf(out, ";%s =\t; set to a value an ini file cannot "
-			    "hold (white space at an end, \" ;\" or a newline)\n",
+		else if (!ini_safe(v) || len > INI_LINE_MAX)
+			fprintf(out,
+			    ";%s =\t; set to a value an ini file cannot hold "
+			    "(white space at an end, \" ;\", a newline, or "
+			    "longer than a line)\n",
 			    key);
+		else if (where == 0 || len + where > INI_LINE_MAX)
+			/* A default, or no room to say where it came from. */
+			fprintf(out, "%s%s%s\n", key, eq, v);
 		else if (from->line > 0)
-			fprintf(out, "%s = %s\t; %s:%d\n", key, v, from->file,
-			    from->line);
+			fprintf(out, "%s%s%s\t; %s:%d\n", key, eq, v,
+			    from->file, from->line);
 		else
-			fprintf(out, "%s = %s%s\n", key, v,
-			    from->line == -1 ? "\t; command line" : "");
+			fprintf(out, "%s%s%s\t; command line\n", key, eq, v);
 	}
 	if (c->sc.name != NULL && strcmp(c->sc.name, "contain") != 0)
 		print_seccomp(&c->sc, out);

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Every test of `make check`: unit tests (cmocka, built with ASan+UBSan),
+# Every test of `make check`: unit tests (cmocka, built with ASan+UBSan), a
+# few seconds of each fuzz target (tests/fuzz/run.sh),
 # the integration suite against shim/jobwrap, then against the ASan+UBSan
 # build of jobwrap, then the example parents of tests/clients/ against
 # both.  Ends with one line "check: N passed, N failed".
@@ -27,6 +28,18 @@ for u in "$@"; do
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log")
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
+done
+
+# Each libFuzzer target of tests/fuzz/ for FUZZ_SMOKE seconds: one test.
+for f in tests/fuzz/fuzz_*.c; do
+	t=${f#tests/fuzz/fuzz_}
+	t=${t%.c}
+	echo "== fuzz: $t, ${FUZZ_SMOKE:-4}s"
+	if sh tests/fuzz/run.sh "${FUZZ_SMOKE:-4}" "$t"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
 done
 
 echo "== integration: shim/jobwrap"

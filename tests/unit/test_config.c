@@ -257,6 +257,73 @@ test_check_config_roundtrip(void **state)
 	free(a.err);
 }
 
+/* Print a's configuration and load it back into b. */
+static void
+print_and_load(struct outcome *a, struct outcome *b)
+{
+	char *text;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	jw_config_print(&a->c, f);
+	fclose(f);
+	load(b, (const char *[]){ "--check-config", "-c", ini(text), NULL });
+	if (b->rc != 0)
+		fail_msg("printed:\n%s\ndoes not load back: %s", text, b->err);
+	free(text);
+}
+
+/* Found by tests/fuzz/fuzz_config: a line of what --check-config
+ * prints was longer than the ini reader takes (198 bytes) once " = "
+ * and the "\t; FILE:LINE" comment were added to a long value.  Now such
+ * a line is "key=value" without the comment. */
+static void
+test_check_config_long_lines(void **state)
+{
+	struct outcome a, b;
+	char text[512], first[64], value[256];
+
+	(void)state;
+	/* "retry_pattern=" and 184 bytes: the longest line there is. */
+	memset(value, 'y', 184);
+	value[184] = '\0';
+	snprintf(text, sizeof(text), "[jobwrap]\nretry_pattern=%s\n", value);
+	load(&a, (const char *[]){ "--check-config", "-c", ini(text), NULL });
+	assert_int_equal(a.rc, 0);
+	snprintf(first, sizeof(first), "%s", path);
+	path[0] = '\0';
+	print_and_load(&a, &b);
+	assert_string_equal(b.c.retry_pattern.src, value);
+	done(&b);
+	jw_config_free(&a.c);
+	free(a.err);
+	unlink(first);
+
+	/* From the command line: room for " = " but not for the comment. */
+	memset(value, 's', 180);
+	value[180] = '\0';
+	load(&a,
+	    (const char *[]){ "--check-config", "--status-file", value, NULL });
+	assert_int_equal(a.rc, 0);
+	print_and_load(&a, &b);
+	assert_string_equal(b.c.status_file, value);
+	done(&b);
+	jw_config_free(&a.c);
+	free(a.err);
+
+	/* Too long for any line: said so, and left out. */
+	memset(value, 's', 200);
+	value[200] = '\0';
+	load(&a,
+	    (const char *[]){ "--check-config", "--status-file", value, NULL });
+	assert_int_equal(a.rc, 0);
+	print_and_load(&a, &b);
+	assert_null(b.c.status_file);
+	done(&b);
+	jw_config_free(&a.c);
+	free(a.err);
+}
+
 int
 main(void)
 {
@@ -268,6 +335,7 @@ main(void)
 		cmocka_unit_test(test_missing_profile),
 		cmocka_unit_test(test_cli_errors),
 		cmocka_unit_test(test_check_config_roundtrip),
+		cmocka_unit_test(test_check_config_long_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
