@@ -303,6 +303,12 @@ fan(int argc, char **argv)
 		else
 			usage();
 	}
+	/* Blocked across fork: a SIGTERM sent as soon as we have said
+	 * "ready" (or exited) must find the children ignoring it already. */
+	sigset_t term, old;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
 	for (unsigned long long i = 0; i < n; i++) {
 		pid_t pid = fork();
 		if (pid == -1)
@@ -312,10 +318,12 @@ fan(int argc, char **argv)
 				setsid();
 			if (ign)
 				ignore(SIGTERM);
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			wait_forever();
 		}
 		say("F", pid);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	write_all(1, "ready\n", 6);
 	if (leave)
 		return 0;
