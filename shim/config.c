@@ -23,32 +23,40 @@
 #include "signame.h"
 
 enum otype {
-	T_DURATION, T_SIGNAL, T_COUNT, T_FD, T_PATH, T_RUNID, T_BOOL,
-	T_RETRYON, T_REGEX,
-	T_CHOICE,	/* one word of arg ("a|b"), stored as its index */
-	T_SECCOMP,	/* a profile name */
-	T_RLIMIT,	/* max: one of the units below */
+	T_DURATION,
+	T_SIGNAL,
+	T_COUNT,
+	T_FD,
+	T_PATH,
+	T_RUNID,
+	T_BOOL,
+	T_RETRYON,
+	T_REGEX,
+	T_CHOICE,  /* one word of arg ("a|b"), stored as its index */
+	T_SECCOMP, /* a profile name */
+	T_RLIMIT,  /* max: one of the units below */
 };
 
 /* Units of a T_RLIMIT; U_COUNT_CAPPED has no "unlimited". */
 enum { U_COUNT, U_BYTES, U_SECONDS, U_COUNT_CAPPED };
 
-#define F(m)	offsetof(struct jw_config, m)
+#define F(m) offsetof(struct jw_config, m)
 
 struct opt {
-	const char	*name;		/* long option; ini key has '_' for '-' */
-	int		 shortopt;
-	enum otype	 type;
-	size_t		 off;
-	const char	*def;		/* NULL: unset */
-	uint64_t	 max;		/* T_COUNT */
-	const char	*arg;
+	const char *name; /* long option; ini key has '_' for '-' */
+	int shortopt;
+	enum otype type;
+	size_t off;
+	const char *def; /* NULL: unset */
+	uint64_t max;	 /* T_COUNT */
+	const char *arg;
 };
 
 static const struct opt opts[] = {
 	{ "run-id", 0, T_RUNID, F(run_id), NULL, 0, "ID" },
 	{ "timeout", 't', T_DURATION, F(timeout_ms), "1h", 0, "DUR" },
-	{ "attempt-timeout", 0, T_DURATION, F(attempt_timeout_ms), "0", 0, "DUR" },
+	{ "attempt-timeout", 0, T_DURATION, F(attempt_timeout_ms), "0", 0,
+	    "DUR" },
 	{ "kill-after", 'k', T_DURATION, F(kill_after_ms), "10s", 0, "DUR" },
 	{ "signal", 's', T_SIGNAL, F(signal), "TERM", 0, "SIG" },
 	{ "idle-timeout", 0, T_DURATION, F(idle_timeout_ms), "0", 0, "DUR" },
@@ -81,28 +89,40 @@ static const struct opt opts[] = {
 	{ "tail-bytes", 0, T_COUNT, F(tail_bytes), "4096", JW_TAIL_MAX, "N" },
 	{ "notify", 0, T_BOOL, F(notify), "yes", 0, "yes|no" },
 };
-#define NOPTS	(sizeof(opts) / sizeof(opts[0]))
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
 /* Options that are not settings: modes and their flags. */
 enum {
-	O_BASE = 256, O_CONFIG = 'c', O_PROFILE = 'p',
-	O_HELP = O_BASE + (int)NOPTS, O_VERSION, O_CHECK, O_INSPECT, O_JSON,
-	O_REAP, O_DRYRUN, O_CANCEL, O_WAIT, O_FOLLOW, O_FROMSEQ, O_NONOTIFY,
+	O_BASE = 256,
+	O_CONFIG = 'c',
+	O_PROFILE = 'p',
+	O_HELP = O_BASE + (int)NOPTS,
+	O_VERSION,
+	O_CHECK,
+	O_INSPECT,
+	O_JSON,
+	O_REAP,
+	O_DRYRUN,
+	O_CANCEL,
+	O_WAIT,
+	O_FOLLOW,
+	O_FROMSEQ,
+	O_NONOTIFY,
 };
 
 /* Where each setting came from, for --check-config. */
 struct jw_origin {
-	const char	*file;
-	int		 line;		/* 0: default, -1: command line */
+	const char *file;
+	int line; /* 0: default, -1: command line */
 };
 
 struct loader {
 	struct jw_config *c;
-	struct jw_config scratch;	/* profiles not chosen are checked here */
+	struct jw_config scratch; /* profiles not chosen are checked here */
 	struct jw_origin *from;
-	FILE		*err;
-	struct jw_seccomp *sc;		/* the [seccomp NAME] sections */
-	size_t		 nsc;
+	FILE *err;
+	struct jw_seccomp *sc; /* the [seccomp NAME] sections */
+	size_t nsc;
 };
 
 static void
@@ -196,7 +216,8 @@ pattern_set(struct jw_pattern *p, const char *v, char *why, size_t whylen)
 		return 0;
 	}
 	if ((rc = regcomp(&re, v, REG_EXTENDED | REG_NOSUB)) != 0) {
-		size_t n = (size_t)snprintf(why, whylen, "not a POSIX extended "
+		size_t n = (size_t)snprintf(why, whylen,
+		    "not a POSIX extended "
 		    "regular expression: ");
 		if (n < whylen)
 			regerror(rc, &re, why + n, whylen - n);
@@ -227,7 +248,8 @@ parse_limit(const char *v, uint64_t unit, struct jw_limit *l, char *why,
 
 	if (strcmp(v, "unlimited") == 0) {
 		if (unit == U_COUNT_CAPPED) {
-			snprintf(why, whylen, "cannot be unlimited: the kernel "
+			snprintf(why, whylen,
+			    "cannot be unlimited: the kernel "
 			    "caps open files at fs.nr_open");
 			return -1;
 		}
@@ -236,7 +258,8 @@ parse_limit(const char *v, uint64_t unit, struct jw_limit *l, char *why,
 	}
 	if (unit == U_SECONDS) {
 		if (jw_duration_parse(v, &n, &phrase) == -1 || n == 0) {
-			snprintf(why, whylen, "expected CPU time of at least 1s "
+			snprintf(why, whylen,
+			    "expected CPU time of at least 1s "
 			    "(30, 90s, 5m) or unlimited");
 			return -1;
 		}
@@ -313,8 +336,8 @@ choice_word(const char *list, int i, char *buf, size_t len)
 
 /* Store value into c; on error write a phrase into why. */
 static int
-opt_set(struct jw_config *c, const struct opt *o, const char *v,
-    char *why, size_t whylen)
+opt_set(struct jw_config *c, const struct opt *o, const char *v, char *why,
+    size_t whylen)
 {
 	char *field = (char *)c + o->off;
 	const char *phrase;
@@ -329,8 +352,8 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 		    whylen);
 	case T_DURATION:
 		if (jw_duration_parse(v, &n, &phrase) == -1) {
-			snprintf(why, whylen, "%s (examples: 250ms, 30s, 1h30m)",
-			    phrase);
+			snprintf(why, whylen,
+			    "%s (examples: 250ms, 30s, 1h30m)", phrase);
 			return -1;
 		}
 		*(uint64_t *)field = n;
@@ -344,7 +367,8 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 		return 0;
 	case T_COUNT:
 		if (parse_count(v, o->max, &n) == -1) {
-			snprintf(why, whylen, "expected a whole number from 0 to %llu",
+			snprintf(why, whylen,
+			    "expected a whole number from 0 to %llu",
 			    (unsigned long long)o->max);
 			return -1;
 		}
@@ -352,7 +376,8 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 		return 0;
 	case T_FD:
 		if (parse_count(v, 1 << 20, &n) == -1 || n < 3) {
-			snprintf(why, whylen, "expected a file descriptor number "
+			snprintf(why, whylen,
+			    "expected a file descriptor number "
 			    "of 3 or more (0-2 carry the command's own I/O)");
 			return -1;
 		}
@@ -389,8 +414,10 @@ opt_set(struct jw_config *c, const struct opt *o, const char *v,
 		return 0;
 	case T_RUNID:
 		if (!valid_run_id(v)) {
-			snprintf(why, whylen, "expected 1 to %d printable characters "
-			    "without spaces", JW_RUN_ID_MAX);
+			snprintf(why, whylen,
+			    "expected 1 to %d printable characters "
+			    "without spaces",
+			    JW_RUN_ID_MAX);
 			return -1;
 		}
 		snprintf(field, JW_RUN_ID_MAX + 1, "%s", v);
@@ -410,7 +437,7 @@ set_defaults(struct jw_config *c)
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].def != NULL &&
 		    opt_set(c, &opts[i], opts[i].def, why, sizeof(why)) == -1)
-			abort();	/* the table itself is wrong */
+			abort(); /* the table itself is wrong */
 }
 
 /* The [seccomp NAME] sections are all read before any other key. */
@@ -423,8 +450,10 @@ seccomp_exists(const struct loader *L, const char *name, char *why,
 	for (size_t i = 0; i < L->nsc; i++)
 		if (strcmp(L->sc[i].name, name) == 0)
 			return true;
-	snprintf(why, whylen, "no section [seccomp %s] in this file (built "
-	    "in: off, contain)", name);
+	snprintf(why, whylen,
+	    "no section [seccomp %s] in this file (built "
+	    "in: off, contain)",
+	    name);
 	return false;
 }
 
@@ -442,9 +471,10 @@ apply_ini(void *arg, const char *file, int line, const char *key,
 		    line, key);
 		return -1;
 	}
-	if (opt_set(dry ? &L->scratch : L->c, o, value, why, sizeof(why))
-	    == -1 || (o->type == T_SECCOMP && !seccomp_exists(L, value, why,
-	    sizeof(why)))) {
+	if (opt_set(dry ? &L->scratch : L->c, o, value, why, sizeof(why)) ==
+		-1 ||
+	    (o->type == T_SECCOMP &&
+		!seccomp_exists(L, value, why, sizeof(why)))) {
 		fprintf(L->err, "jobwrap: %s:%d: %s = %s: %s\n", file, line,
 		    key, value, why);
 		return -1;
@@ -465,13 +495,13 @@ apply_seccomp(void *arg, const char *file, int line, const char *name,
 
 	if (key == NULL) {
 		if (jw_seccomp_name_ok(name, why, sizeof(why)) == -1) {
-			fprintf(L->err, "jobwrap: %s:%d: [seccomp %s]: %s\n", file,
-			    line, name, why);
+			fprintf(L->err, "jobwrap: %s:%d: [seccomp %s]: %s\n",
+			    file, line, name, why);
 			return -1;
 		}
 		p = realloc(L->sc, (L->nsc + 1) * sizeof(*p));
-		if (p == NULL || jw_seccomp_init(&p[L->nsc], name, file, line)
-		    == -1) {
+		if (p == NULL ||
+		    jw_seccomp_init(&p[L->nsc], name, file, line) == -1) {
 			if (p != NULL)
 				L->sc = p;
 			fprintf(L->err, "jobwrap: out of memory\n");
@@ -481,10 +511,10 @@ apply_seccomp(void *arg, const char *file, int line, const char *name,
 		L->nsc++;
 		return 0;
 	}
-	p = &L->sc[L->nsc - 1];		/* ini_load gives the header first */
+	p = &L->sc[L->nsc - 1]; /* ini_load gives the header first */
 	if (jw_seccomp_set(p, key, value, why, sizeof(why)) == -1) {
-		fprintf(L->err, "jobwrap: %s:%d: %s = %s: %s\n", file, line, key,
-		    value, why);
+		fprintf(L->err, "jobwrap: %s:%d: %s = %s: %s\n", file, line,
+		    key, value, why);
 		return -1;
 	}
 	if (strcmp(key, "allow") == 0)
@@ -520,10 +550,13 @@ resolve_seccomp(struct loader *L)
 	else
 		fprintf(L->err, "jobwrap: --seccomp %s: ", c->seccomp);
 	if (c->config_path != NULL)
-		fprintf(L->err, "no section [seccomp %s] in %s (built in: off, "
-		    "contain)\n", c->seccomp, c->config_path);
+		fprintf(L->err,
+		    "no section [seccomp %s] in %s (built in: off, "
+		    "contain)\n",
+		    c->seccomp, c->config_path);
 	else
-		fprintf(L->err, "no such profile (built in: off, contain; "
+		fprintf(L->err,
+		    "no such profile (built in: off, contain; "
 		    "others come from a [seccomp NAME] section of -c FILE)\n");
 	return -1;
 }
@@ -567,8 +600,10 @@ check_events_fd(int fd, FILE *err)
 	int fl = fcntl(fd, F_GETFL);
 
 	if (fl == -1) {
-		fprintf(err, "jobwrap: --events-fd %d: not an open file "
-		    "descriptor\n", fd);
+		fprintf(err,
+		    "jobwrap: --events-fd %d: not an open file "
+		    "descriptor\n",
+		    fd);
 		return -1;
 	}
 	if ((fl & O_ACCMODE) == O_RDONLY) {
@@ -607,8 +642,8 @@ long_options(void)
 		/* --notify alone means yes; --notify=no works too. */
 		int optarg_ok = strcmp(opts[i].name, "notify") == 0;
 		lo[i] = (struct option){ opts[i].name,
-		    optarg_ok ? optional_argument : required_argument, NULL,
-		    O_BASE + (int)i };
+			optarg_ok ? optional_argument : required_argument, NULL,
+			O_BASE + (int)i };
 	}
 	memcpy(lo + NOPTS, modes, sizeof(modes));
 	return lo;
@@ -625,15 +660,16 @@ short_to_index(int ch)
 
 /* Command-line settings are kept and applied after the ini file. */
 struct cli_setting {
-	int		 idx;
-	const char	*value;
+	int idx;
+	const char *value;
 };
 
 static int
 set_mode(struct jw_config *c, enum jw_mode m, FILE *err)
 {
 	if (c->mode != JW_MODE_RUN && c->mode != m) {
-		fprintf(err, "jobwrap: --inspect, --reap, --cancel, --follow and "
+		fprintf(err,
+		    "jobwrap: --inspect, --reap, --cancel, --follow and "
 		    "--check-config go one at a time\n");
 		return -1;
 	}
@@ -664,8 +700,10 @@ mode_option(struct jw_config *c, int ch, const char *arg, FILE *err)
 	case O_FROMSEQ:
 		if (parse_count(arg, UINT64_MAX, &c->from_seq) == -1 ||
 		    c->from_seq == 0) {
-			fprintf(err, "jobwrap: --from-seq %s: expected a seq, a "
-			    "whole number from 1\n", arg);
+			fprintf(err,
+			    "jobwrap: --from-seq %s: expected a seq, a "
+			    "whole number from 1\n",
+			    arg);
 			return -1;
 		}
 		return 0;
@@ -685,7 +723,10 @@ mode_flag(struct jw_config *c, int ch, FILE *err)
 		return set_mode(c, JW_MODE_CANCEL, err);
 	case O_FOLLOW:
 		return set_mode(c, JW_MODE_FOLLOW, err);
-	case O_JSON: case O_DRYRUN: case O_WAIT: case O_FROMSEQ:
+	case O_JSON:
+	case O_DRYRUN:
+	case O_WAIT:
+	case O_FROMSEQ:
 		return mode_option(c, ch, optarg, err);
 	case O_HELP:
 		c->mode = JW_MODE_HELP;
@@ -705,39 +746,46 @@ static int
 check_mode(const struct jw_config *c, FILE *err)
 {
 	static const char *names[] = {
-		[JW_MODE_INSPECT] = "--inspect", [JW_MODE_REAP] = "--reap",
-		[JW_MODE_CANCEL] = "--cancel", [JW_MODE_FOLLOW] = "--follow",
+		[JW_MODE_INSPECT] = "--inspect",
+		[JW_MODE_REAP] = "--reap",
+		[JW_MODE_CANCEL] = "--cancel",
+		[JW_MODE_FOLLOW] = "--follow",
 	};
 	size_t n = 0;
-	const char *bad = c->json && c->mode != JW_MODE_INSPECT ? "--json" :
-	    c->dry_run && c->mode != JW_MODE_REAP ? "--dry-run" :
-	    c->wait_given && c->mode != JW_MODE_CANCEL ? "--wait" :
-	    c->from_seq != 1 && c->mode != JW_MODE_FOLLOW ? "--from-seq" : NULL;
+	const char *bad = c->json && c->mode != JW_MODE_INSPECT ? "--json"
+	    : c->dry_run && c->mode != JW_MODE_REAP		? "--dry-run"
+	    : c->wait_given && c->mode != JW_MODE_CANCEL	? "--wait"
+	    : c->from_seq != 1 && c->mode != JW_MODE_FOLLOW	? "--from-seq"
+								: NULL;
 
 	if (bad != NULL) {
 		fprintf(err, "jobwrap: %s does not go with %s\n", bad,
-		    c->mode < sizeof(names) / sizeof(names[0]) &&
-		    names[c->mode] ? names[c->mode] : "a supervised run");
+		    c->mode < sizeof(names) / sizeof(names[0]) && names[c->mode]
+			? names[c->mode]
+			: "a supervised run");
 		return -1;
 	}
 	if (c->mode < JW_MODE_INSPECT)
 		return 0;
 	while (c->argv[n] != NULL)
 		n++;
-	if (n == 0 || (n > 1 && (c->mode == JW_MODE_CANCEL ||
-	    c->mode == JW_MODE_FOLLOW))) {
+	if (n == 0 ||
+	    (n > 1 &&
+		(c->mode == JW_MODE_CANCEL || c->mode == JW_MODE_FOLLOW))) {
 		fprintf(err, "jobwrap: %s takes %s (see jobwrap --help)\n",
-		    names[c->mode], c->mode == JW_MODE_CANCEL ? "one status "
-		    "file" : c->mode == JW_MODE_FOLLOW ? "one events file" :
-		    "status files or directories");
+		    names[c->mode],
+		    c->mode == JW_MODE_CANCEL ? "one status file"
+			: c->mode == JW_MODE_FOLLOW
+			? "one events file"
+			: "status files or directories");
 		return -1;
 	}
 	return 0;
 }
 
 static int
-parse_argv(struct jw_config *c, int argc, char *argv[],
-    struct cli_setting *set, size_t *nset, FILE *err)
+parse_argv(struct jw_config *c, int argc, char *argv[], struct cli_setting *set,
+    size_t *nset, FILE *err)
 {
 	struct option *lo = long_options();
 	int ch, li, rc = 0;
@@ -766,14 +814,17 @@ parse_argv(struct jw_config *c, int argc, char *argv[],
 			c->mode = JW_MODE_VERSION;
 		else if (ch == O_NONOTIFY)
 			set[(*nset)++] = (struct cli_setting){
-			    (int)(opt_by_key("notify") - opts), "no" };
+				(int)(opt_by_key("notify") - opts), "no"
+			};
 		else if (ch == ':') {
 			fprintf(err, "jobwrap: %s needs a value\n",
 			    argv[optind - 1]);
 			rc = -1;
 		} else if (ch == '?') {
-			fprintf(err, "jobwrap: unknown option %s (see jobwrap "
-			    "--help)\n", argv[optind - 1]);
+			fprintf(err,
+			    "jobwrap: unknown option %s (see jobwrap "
+			    "--help)\n",
+			    argv[optind - 1]);
 			rc = -1;
 		} else
 			rc = mode_flag(c, ch, err);
@@ -805,15 +856,21 @@ load_file(struct loader *L)
 {
 	struct jw_config *c = L->c;
 	struct ini_load il = {
-		.path = c->config_path, .profile = c->profile,
-		.known_key = known_key, .apply = apply_ini, .arg = L,
-		.seccomp_key = jw_seccomp_key, .seccomp = apply_seccomp,
+		.path = c->config_path,
+		.profile = c->profile,
+		.known_key = known_key,
+		.apply = apply_ini,
+		.arg = L,
+		.seccomp_key = jw_seccomp_key,
+		.seccomp = apply_seccomp,
 		.err = L->err,
 	};
 
 	if (c->config_path == NULL && c->profile != NULL) {
-		fprintf(L->err, "jobwrap: --profile %s: no config file "
-		    "(give -c FILE or set JOBWRAP_CONFIG)\n", c->profile);
+		fprintf(L->err,
+		    "jobwrap: --profile %s: no config file "
+		    "(give -c FILE or set JOBWRAP_CONFIG)\n",
+		    c->profile);
 		return -1;
 	}
 	return c->config_path == NULL ? 0 : jw_ini_load(&il);
@@ -840,8 +897,8 @@ jw_config_load(struct jw_config *c, int argc, char *argv[], FILE *err)
 		rc = 0;
 		goto out;
 	}
-	if (c->config_path == NULL && (env = getenv("JOBWRAP_CONFIG")) != NULL
-	    && *env != '\0')
+	if (c->config_path == NULL &&
+	    (env = getenv("JOBWRAP_CONFIG")) != NULL && *env != '\0')
 		c->config_path = env;
 	set_defaults(&L.scratch);
 	rc2 = load_file(&L);
@@ -852,7 +909,8 @@ jw_config_load(struct jw_config *c, int argc, char *argv[], FILE *err)
 	if (check_mode(c, err) == -1)
 		goto out;
 	if (c->mode == JW_MODE_RUN && c->argv[0] == NULL) {
-		fprintf(err, "jobwrap: no command given (usage: jobwrap "
+		fprintf(err,
+		    "jobwrap: no command given (usage: jobwrap "
 		    "[OPTIONS] -- COMMAND [ARG...])\n");
 		goto out;
 	}
@@ -888,8 +946,7 @@ jw_config_free(struct jw_config *c)
 
 /* The value of o in c as the ini file would spell it; NULL when unset. */
 static const char *
-opt_text(const struct jw_config *c, const struct opt *o, char *buf,
-    size_t len)
+opt_text(const struct jw_config *c, const struct opt *o, char *buf, size_t len)
 {
 	const char *field = (const char *)c + o->off;
 
@@ -985,8 +1042,8 @@ print_seccomp(const struct jw_seccomp *p, FILE *out)
 	}
 	fprintf(out, "\naction = %s\n", actions[p->action]);
 	if (p->action == JW_SC_ERRNO)
-		fprintf(out, "errno = %s\n", jw_errno_name(p->errnum, buf,
-		    sizeof(buf)));
+		fprintf(out, "errno = %s\n",
+		    jw_errno_name(p->errnum, buf, sizeof(buf)));
 }
 
 void
@@ -1056,27 +1113,30 @@ jw_config_json(const struct jw_config *c)
 		json_t *jv;
 
 		if (o->type == T_RUNID)
-			continue;	/* run_id is in every event already */
+			continue; /* run_id is in every event already */
 		ini_key(o, key, sizeof(key));
 		if (v == NULL)
 			jv = json_null();
 		else if (o->type == T_RLIMIT && strcmp(v, "unlimited") != 0)
-			jv = json_integer((json_int_t)((const struct jw_limit *)
-			    ((const char *)c + o->off))->value);
+			jv = json_integer(
+			    (json_int_t)((const struct jw_limit
+						 *)((const char *)c + o->off))
+				->value);
 		else if (o->type == T_BOOL)
 			jv = json_boolean(strcmp(v, "yes") == 0);
 		else if (o->type == T_COUNT || o->type == T_FD)
 			jv = json_integer(strtoll(v, NULL, 10));
 		else
-			jv = jw_json_str_or_null(v);	/* paths: any bytes */
+			jv = jw_json_str_or_null(v); /* paths: any bytes */
 		if (json_object_set_new(j, key, jv) == -1) {
 			json_decref(j);
 			return NULL;
 		}
 	}
 	/* What the profile denies: the name alone does not say. */
-	if (j != NULL && json_object_set_new(j, "seccomp_filter",
-	    jw_seccomp_json(&c->sc)) == -1) {
+	if (j != NULL &&
+	    json_object_set_new(j, "seccomp_filter", jw_seccomp_json(&c->sc)) ==
+		-1) {
 		json_decref(j);
 		return NULL;
 	}
@@ -1087,46 +1147,46 @@ void
 jw_usage(FILE *out)
 {
 	fprintf(out,
-"usage: jobwrap [OPTIONS] [--] COMMAND [ARG...]\n"
-"       jobwrap --inspect [--json] PATH...\n"
-"       jobwrap --reap [--dry-run] PATH...\n"
-"       jobwrap --cancel [--wait DUR] STATUS_FILE\n"
-"       jobwrap --follow [--from-seq N] EVENTS_FILE\n"
-"       jobwrap --check-config [-c FILE] [-p NAME]\n"
-"       jobwrap --help | --version\n"
-"\n"
-"Supervise COMMAND in its own process group under a hard deadline, relay its\n"
-"output, emit JSON Lines events and keep a durable status file.\n"
-"\n"
-"  -c, --config FILE      ini file (else $JOBWRAP_CONFIG, else defaults)\n"
-"  -p, --profile NAME     overlay section [profile NAME]\n"
-"      --run-id ID        id put in every event and the status\n"
-"  -t, --timeout DUR      hard deadline of the run; 0 = none (1h)\n"
-"  -k, --kill-after DUR   grace between the signal and SIGKILL (10s)\n"
-"  -s, --signal SIG       first signal sent to the job (TERM)\n"
-"      --heartbeat DUR    heartbeat interval; 0 = none (10s)\n"
-"      --events-fd N      write events to inherited fd N\n"
-"      --events-file PATH append events to PATH\n"
-"      --status-file PATH durable status; PATH.lock held while alive\n"
-"      --tail-bytes N     stderr tail kept in the status (4096)\n"
-"      --attempt-timeout DUR  deadline of one attempt; 0 = none (0)\n"
-"      --idle-timeout DUR no output and no notify for DUR = hung (0)\n"
-"      --retries N        extra attempts after a retryable end (0)\n"
-"      --retry-on LIST    nonzero, exit:N, exit:N-M, signal, attempt-timeout,\n"
-"                         idle (attempt-timeout,idle)\n"
-"      --backoff DUR, --backoff-max DUR  delay before a retry, full jitter\n"
-"                         (1s, 60s)\n"
-"      --retry-pattern ERE  an output line matching it is a retry event\n"
-"      --error-pattern ERE  an output line matching it becomes last_error\n"
-"      --notify, --no-notify  offer an sd_notify socket to the job (on)\n"
-"      --on-parent-death kill|continue  when the process that started\n"
-"                         jobwrap dies (kill)\n"
-"      --seccomp PROFILE  off, contain or a [seccomp NAME] of the ini (contain)\n"
-"      --rlimit-core|nofile|as|cpu|nproc|fsize N  a resource limit of the\n"
-"                         command (bytes: K, M, G, T; cpu: a duration)\n"
-"\n"
-"Durations: 250ms, 30s, 5m, 2h, 1h30m, 1.5s; a bare number is seconds.\n"
-"Exit: the command's status; 124 deadline; 125 jobwrap failed; 126/127\n"
-"cannot execute / not found; 128+N killed by or cancelled with signal N.\n"
-"See jobwrap(1) and jobwrap.ini(5).\n");
+	    "usage: jobwrap [OPTIONS] [--] COMMAND [ARG...]\n"
+	    "       jobwrap --inspect [--json] PATH...\n"
+	    "       jobwrap --reap [--dry-run] PATH...\n"
+	    "       jobwrap --cancel [--wait DUR] STATUS_FILE\n"
+	    "       jobwrap --follow [--from-seq N] EVENTS_FILE\n"
+	    "       jobwrap --check-config [-c FILE] [-p NAME]\n"
+	    "       jobwrap --help | --version\n"
+	    "\n"
+	    "Supervise COMMAND in its own process group under a hard deadline, relay its\n"
+	    "output, emit JSON Lines events and keep a durable status file.\n"
+	    "\n"
+	    "  -c, --config FILE      ini file (else $JOBWRAP_CONFIG, else defaults)\n"
+	    "  -p, --profile NAME     overlay section [profile NAME]\n"
+	    "      --run-id ID        id put in every event and the status\n"
+	    "  -t, --timeout DUR      hard deadline of the run; 0 = none (1h)\n"
+	    "  -k, --kill-after DUR   grace between the signal and SIGKILL (10s)\n"
+	    "  -s, --signal SIG       first signal sent to the job (TERM)\n"
+	    "      --heartbeat DUR    heartbeat interval; 0 = none (10s)\n"
+	    "      --events-fd N      write events to inherited fd N\n"
+	    "      --events-file PATH append events to PATH\n"
+	    "      --status-file PATH durable status; PATH.lock held while alive\n"
+	    "      --tail-bytes N     stderr tail kept in the status (4096)\n"
+	    "      --attempt-timeout DUR  deadline of one attempt; 0 = none (0)\n"
+	    "      --idle-timeout DUR no output and no notify for DUR = hung (0)\n"
+	    "      --retries N        extra attempts after a retryable end (0)\n"
+	    "      --retry-on LIST    nonzero, exit:N, exit:N-M, signal, attempt-timeout,\n"
+	    "                         idle (attempt-timeout,idle)\n"
+	    "      --backoff DUR, --backoff-max DUR  delay before a retry, full jitter\n"
+	    "                         (1s, 60s)\n"
+	    "      --retry-pattern ERE  an output line matching it is a retry event\n"
+	    "      --error-pattern ERE  an output line matching it becomes last_error\n"
+	    "      --notify, --no-notify  offer an sd_notify socket to the job (on)\n"
+	    "      --on-parent-death kill|continue  when the process that started\n"
+	    "                         jobwrap dies (kill)\n"
+	    "      --seccomp PROFILE  off, contain or a [seccomp NAME] of the ini (contain)\n"
+	    "      --rlimit-core|nofile|as|cpu|nproc|fsize N  a resource limit of the\n"
+	    "                         command (bytes: K, M, G, T; cpu: a duration)\n"
+	    "\n"
+	    "Durations: 250ms, 30s, 5m, 2h, 1h30m, 1.5s; a bare number is seconds.\n"
+	    "Exit: the command's status; 124 deadline; 125 jobwrap failed; 126/127\n"
+	    "cannot execute / not found; 128+N killed by or cancelled with signal N.\n"
+	    "See jobwrap(1) and jobwrap.ini(5).\n");
 }

@@ -29,8 +29,8 @@ ini(const char *text)
 }
 
 struct outcome {
-	int	 rc;
-	char	*err;
+	int rc;
+	char *err;
 	struct jw_config c;
 };
 
@@ -38,7 +38,7 @@ struct outcome {
 static void
 load(struct outcome *o, const char **args)
 {
-	static char *argv[32] = { "jobwrap" };	/* c.argv points into it */
+	static char *argv[32] = { "jobwrap" }; /* c.argv points into it */
 	size_t n = 1, len;
 	FILE *err = open_memstream(&o->err, &len);
 
@@ -92,7 +92,7 @@ test_defaults(void **state)
 	assert_int_equal(o.c.tail_bytes, 4096);
 	assert_int_equal(o.c.events_fd, -1);
 	assert_null(o.c.status_file);
-	assert_int_equal(strlen(o.c.run_id), 32);	/* 128 random bits */
+	assert_int_equal(strlen(o.c.run_id), 32); /* 128 random bits */
 	assert_string_equal(o.c.argv[0], "true");
 	done(&o);
 }
@@ -101,20 +101,22 @@ static void
 test_precedence(void **state)
 {
 	struct outcome o;
-	const char *f = ini("[profile p]\ntimeout = 3s\nsignal = INT\n"
+	const char *f = ini(
+	    "[profile p]\ntimeout = 3s\nsignal = INT\n"
 	    "[jobwrap]\ntimeout = 2s\nkill_after = 2s\nsignal = HUP\n"
 	    "heartbeat = 2s\n");
 
 	(void)state;
 	/* default < [jobwrap] < [profile] < command line */
-	load(&o, (const char *[]){ "-c", f, "-p", "p", "-s", "USR2", "--",
-	    "true", NULL });
+	load(&o,
+	    (const char *[]){ "-c", f, "-p", "p", "-s", "USR2", "--", "true",
+		NULL });
 	assert_int_equal(o.rc, 0);
-	assert_int_equal(o.c.timeout_ms, 3000);		/* profile */
-	assert_int_equal(o.c.kill_after_ms, 2000);	/* [jobwrap] */
-	assert_int_equal(o.c.signal, SIGUSR2);		/* command line */
+	assert_int_equal(o.c.timeout_ms, 3000);	   /* profile */
+	assert_int_equal(o.c.kill_after_ms, 2000); /* [jobwrap] */
+	assert_int_equal(o.c.signal, SIGUSR2);	   /* command line */
 	assert_int_equal(o.c.heartbeat_ms, 2000);
-	assert_int_equal(o.c.tail_bytes, 4096);		/* default */
+	assert_int_equal(o.c.tail_bytes, 4096); /* default */
 	done(&o);
 }
 
@@ -154,7 +156,8 @@ test_ini_errors(void **state)
 	    "unknown system call");
 	expect_error("[jobwrap]\nrlimit_as = 1Q\n", 2, "bytes");
 	expect_error("[jobwrap]\nretry_on = exit:0\n", 2, "retry_on");
-	expect_error("[jobwrap]\n\nerror_pattern = (\n", 3, "regular expression");
+	expect_error("[jobwrap]\n\nerror_pattern = (\n", 3,
+	    "regular expression");
 	expect_error("[profile a b]\n", 1, "unknown section");
 	expect_error("[profile x]\n[jobwrap]\ntail_bytes = 99999999\n", 3,
 	    "whole number");
@@ -177,8 +180,9 @@ test_missing_profile(void **state)
 	struct outcome o;
 
 	(void)state;
-	load(&o, (const char *[]){ "-c", ini("[jobwrap]\n\n[profile a]\n"),
-	    "-p", "b", "--", "true", NULL });
+	load(&o,
+	    (const char *[]){ "-c", ini("[jobwrap]\n\n[profile a]\n"), "-p",
+		"b", "--", "true", NULL });
 	assert_int_equal(o.rc, 125);
 	assert_non_null(strstr(o.err, ":3: no section [profile b]"));
 	done(&o);
@@ -196,16 +200,16 @@ test_cli_errors(void **state)
 		{ "--timeout", "1h30", "--", "true" },
 		{ "-s", "NOPE", "--", "true" },
 		{ "--events-fd", "1", "--", "true" },
-		{ "--events-fd", "999", "--", "true" },	/* not open */
+		{ "--events-fd", "999", "--", "true" }, /* not open */
 		{ "--retries", "1001", "--", "true" },
 		{ "--seccomp", "no such", "--", "true" },
 		{ "--rlimit-nofile", "x", "--", "true" },
 		{ "--bogus", "--", "true", NULL },
 		{ "--notify=maybe", "--", "true", NULL },
-		{ "--inspect", NULL, NULL, NULL },	/* no operand */
-		{ "--follow", "a", "b", NULL },		/* one file */
-		{ "--json", "--", "true", NULL },	/* not with a run */
-		{ "--inspect", "--reap", "x", NULL },	/* one mode */
+		{ "--inspect", NULL, NULL, NULL },    /* no operand */
+		{ "--follow", "a", "b", NULL },	      /* one file */
+		{ "--json", "--", "true", NULL },     /* not with a run */
+		{ "--inspect", "--reap", "x", NULL }, /* one mode */
 		{ "--run-id", "has space", "--", "true" },
 		{ "-t", NULL, NULL, NULL },
 	};
@@ -214,7 +218,7 @@ test_cli_errors(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *args[5] = { bad[i][0], bad[i][1], bad[i][2],
-		    bad[i][3], NULL };
+			bad[i][3], NULL };
 		load(&o, args);
 		if (o.rc != 125 || strncmp(o.err, "jobwrap: ", 9) != 0)
 			fail_msg("%s %s: rc %d, \"%s\"", bad[i][0],
@@ -236,9 +240,10 @@ test_check_config_roundtrip(void **state)
 	FILE *f;
 
 	(void)state;
-	load(&a, (const char *[]){ "--check-config", "-t", "1h2m3.5s", "-k",
-	    "250ms", "-s", "9", "--heartbeat", "0", "--status-file",
-	    "/tmp/x.status", "--tail-bytes", "77", NULL });
+	load(&a,
+	    (const char *[]){ "--check-config", "-t", "1h2m3.5s", "-k", "250ms",
+		"-s", "9", "--heartbeat", "0", "--status-file", "/tmp/x.status",
+		"--tail-bytes", "77", NULL });
 	assert_int_equal(a.rc, 0);
 	f = open_memstream(&text, &len);
 	jw_config_print(&a.c, f);
