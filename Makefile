@@ -33,7 +33,7 @@ HELPERS	 = jwchild jwnotify jwsys
 # Debian packages: to build, to test, to benchmark.
 DEPS_BUILD = gcc make pkg-config libinih-dev libseccomp-dev libjansson-dev
 DEPS_TEST  = libcmocka-dev python3 python3-pytest python3-jsonschema \
-	     valgrind procps util-linux nodejs
+	     valgrind procps util-linux nodejs clang-format clang-tidy cppcheck
 DEPS_TEST += clang libclang-rt-14-dev
 DEPS_BENCH = hyperfine tini dumb-init coreutils
 
@@ -141,6 +141,19 @@ check: deps
 test: shim/jobwrap build/san/jobwrap build/dyn/jobwrap $(UNIT:%=build/unit/%) \
 	    $(HELPERS:%=build/helpers/%) $(FUZZ:%=build/fuzz/%)
 	@sh tests/run.sh $(PYTHON) $(UNIT)
+
+# Static analysis (issue 6), also part of `make check`: the files each of
+# tests/lint.sh's tools looks at.  Configuration: .clang-format,
+# .clang-tidy, .cppcheck-suppressions.
+LINT_FORMAT   = shim/*.c include/*.h tests/unit/*.c tests/helpers/*.c \
+		tests/bench/*.c
+LINT_CPPCHECK = shim tests/unit tests/helpers tests/bench
+LINT_TIDY     = shim/*.c
+export LINT_FORMAT LINT_CPPCHECK LINT_TIDY
+.PHONY: lint
+
+lint:
+	@sh tests/lint.sh
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory shim/jobwrap $(HELPERS:%=build/helpers/%) \

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Every test of `make check`: unit tests (cmocka, built with ASan+UBSan), a
+# Every test of `make check`: static analysis (tests/lint.sh: clang-format,
+# cppcheck, clang-tidy), unit tests (cmocka, built with ASan+UBSan), a
 # few seconds of each fuzz target (tests/fuzz/run.sh),
 # the integration suite against shim/jobwrap, then against the ASan+UBSan
 # build of jobwrap, then the example parents of tests/clients/ against
@@ -19,6 +20,14 @@ count() {	# add the counts of a pytest or cmocka summary in $log
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
 }
+
+echo "== lint"
+sh tests/lint.sh >"$log" 2>&1
+cat "$log"
+p=$(sed -n 's/^lint: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log")
+f=$(sed -n 's/^lint: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))	# no summary: it did not even run
 
 for u in "$@"; do
 	echo "== unit: $u"
