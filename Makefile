@@ -146,8 +146,8 @@ test: shim/jobwrap build/san/jobwrap build/dyn/jobwrap $(UNIT:%=build/unit/%) \
 # tests/lint.sh's tools looks at.  Configuration: .clang-format,
 # .clang-tidy, .cppcheck-suppressions.
 LINT_FORMAT   = shim/*.c include/*.h tests/unit/*.c tests/helpers/*.c \
-		tests/bench/*.c
-LINT_CPPCHECK = shim tests/unit tests/helpers tests/bench
+		tests/bench/*.c tests/fuzz/*.c tests/fuzz/*.h
+LINT_CPPCHECK = shim tests/unit tests/helpers tests/bench tests/fuzz
 LINT_TIDY     = shim/*.c
 export LINT_FORMAT LINT_CPPCHECK LINT_TIDY
 .PHONY: lint
