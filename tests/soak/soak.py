@@ -39,18 +39,14 @@ draws and its files; the exit status is then 1):
 
 - after each run whose supervisor was not SIGKILLed, no process of the run
   is alive (zombies are not counted);
-- after each run whose supervisor was SIGKILLed, processes that left the
-  run's recorded process group are killed by the harness and counted as
-  escapees: the documented limitation of --reap (README, "Known
-  limitations");
+- after each run whose supervisor was SIGKILLed, what is left of it, in
+  its process group or out of it (setsid), is left to --reap, which finds
+  it by the run's tag (JOBWRAP_JOB_<tag> in its environment); those that
+  left the group are counted as escapees;
 - `jobwrap --reap DIR` runs every SOAK_REAP_EVERY seconds (2; 0: never)
   while the runs go on, as a server's would: it must never touch the run
   of a live supervisor (an `orphaned` run whose supervisor was not
   SIGKILLed is a violation);
-- a SIGKILLed supervisor's processes in its own session but not in the
-  process group its status records are a violation: the status did not
-  name their group, so --reap cannot find them (the known bug of
-  tests/integration/test_reap_window.py);
 - after all runs, `jobwrap --reap DIR` settles every status still
   `running`; then no process with a soak tag is alive; every status file
   is terminal; every events file is whole lines of JSON, seq 1, 2, 3...
@@ -717,20 +713,8 @@ def after_run(r):
             kill_tag(r.tag)
         return
     time.sleep(0.02)        # PR_SET_PDEATHSIG lands on the command
-    doc = status_doc(r.status) or {}
-    pgid = doc.get("pgid")
-    r.escapees = kill_tag(r.tag, lambda p: p[2] != MYSID)
-    unrecorded = kill_tag(r.tag, lambda p: p[2] == MYSID and p[1] != pgid)
-    if unrecorded:
-        spawned = [e.get("pgid") for e in complete_events(r.events)
-                   if e.get("event") == "spawn"]
-        r.bad(f"[known: tests/integration/test_reap_window.py] "
-              f"supervisor SIGKILLed: {len(unrecorded)} processes of the "
-              f"job's process group {sorted({p[1] for p in unrecorded})} "
-              f"(spawn events: pgid {spawned}) that the status does not "
-              f"record (status pgid {pgid}, attempt {doc.get('attempt')}): "
-              f"--reap cannot find them; killed by the harness: "
-              f"{unrecorded}")
+    # What is left is --reap's to find, by the run's tag: counted only.
+    r.escapees = [p for p in scan(r.tag).get(r.tag, []) if p[2] != MYSID]
 
 
 def complete_events(path):
@@ -953,14 +937,7 @@ def main():
     by_i = {r.i: r for r in runs}
     for tag, procs in survivors.items():
         r = by_i[int(tag.rsplit("-", 1)[1])]
-        # A child of the command may call setsid after the harness looked
-        # (right after the supervisor was SIGKILLed): an escapee too.
-        late = [p for p in procs if r.killed and p[2] != MYSID]
-        if late:
-            r.escapees += late
-            r.notes.append("escaped with setsid after the supervisor died")
-        if len(late) < len(procs):
-            r.bad(f"survived --reap: {[p for p in procs if p not in late]}")
+        r.bad(f"survived --reap: {procs}")
         kill_tag(tag)
     for r in runs:
         r.final = None
@@ -1004,8 +981,8 @@ def report(runs, t_runs, wall, reaped, reaped_early, reap_killed, general,
           f"{reap_killed} processes")
     print(f"  escapees       {escaped} processes of "
           f"{sum(1 for r in runs if r.escapees)} "
-          "SIGKILLed runs left the recorded process group (killed by the "
-          "harness; --reap cannot find them, README 'Known limitations')")
+          "SIGKILLed runs had left the process group (setsid): left to "
+          "--reap, which finds them by the run's tag")
     if walls:
         print(f"  jobwrap wall   max {max(walls):.3f} s, mean "
               f"{statistics.mean(walls):.3f} s, median "
@@ -1017,10 +994,7 @@ def report(runs, t_runs, wall, reaped, reaped_early, reap_killed, general,
             notes[n] = notes.get(n, 0) + 1
     for n, c in sorted(notes.items()):
         print(f"  note           {c} × {n}")
-    known = sum(1 for r in runs for v in r.violations
-                if v.startswith("[known: "))
-    print(f"  violations     {nviol}" + (f" ({known} of them the known bug "
-          "of tests/integration/test_reap_window.py)" if known else ""))
+    print(f"  violations     {nviol}")
     for g in general:
         print(f"VIOLATION: {g}")
     for r in runs:
