@@ -51,6 +51,26 @@ terminal(const char *path)
 	return NULL;
 }
 
+/*
+ * Through the pidfd, which cannot hit a reused pid.  Under a seccomp
+ * filter (a job cancelling a run of its own) pidfd_send_signal may be
+ * refused: then kill(2), right after checking the lock again.
+ */
+static int
+signal_supervisor(int pfd, pid_t pid, const char *path)
+{
+	if (pfd != -1 &&
+	    syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0) == 0)
+		return 0;
+	if (pfd != -1 && errno != EPERM && errno != ENOSYS)
+		return -1;
+	if (jw_lock_holder(path) != pid) {
+		errno = ESRCH;
+		return -1;
+	}
+	return kill(pid, SIGTERM);
+}
+
 static int
 print_doc(json_t *doc)
 {
@@ -160,22 +180,24 @@ jw_cancel(const struct jw_config *c)
 		IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) == -1) {
 		fprintf(stderr, "jobwrap: %s: inotify: %s\n", dir,
 		    strerror(errno));
-		close(pfd);
+		if (pfd != -1)
+			close(pfd);
 		if (in != -1)
 			close(in);
 		return 1;
 	}
-	if (syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0) == -1 &&
-	    errno != ESRCH) {
+	if (signal_supervisor(pfd, (pid_t)pid, path) == -1 && errno != ESRCH) {
 		fprintf(stderr,
 		    "jobwrap: %s: cannot signal its supervisor "
 		    "(pid %lld): %s\n",
 		    path, pid, strerror(errno));
-		close(pfd);
+		if (pfd != -1)
+			close(pfd);
 		close(in);
 		return 1;
 	}
-	close(pfd);
+	if (pfd != -1)
+		close(pfd);
 	rc = wait_end(path, in, wait_ms);
 	close(in);
 	return rc;

@@ -118,8 +118,9 @@ has_tag(pid_t pid, const char *needle, size_t len)
 
 /*
  * Live processes of the run: those carrying its tag in their environment,
- * wherever they went, and the members of group pgid (0: none to look at)
- * that started at or after its leader (exact, in ticks since boot) or,
+ * wherever they went, and the members of group pgid (0: none to look at;
+ * with a tag, only while the group's leader lives) that started at or
+ * after its leader (exact, in ticks since boot) or,
  * for a status without the leader's start time, after the run did (ms
  * since the epoch, one tick's slack).
  */
@@ -142,6 +143,15 @@ leftovers(const json_t *doc, pid_t pgid, struct pids *out)
 	if (tag != NULL && strlen(tag) < 32)
 		nlen = (size_t)snprintf(needle, sizeof(needle),
 		    "JOBWRAP_JOB_%s=1", tag);
+	/*
+	 * Without its leader, a group may be a later one whose leader left
+	 * (a daemon's fork and exit): then the tag alone tells, if there is
+	 * one.
+	 */
+	if (nlen > 0 && pgid > 1 &&
+	    (jw_proc_stat(pgid, &ps) == -1 || ps.state == 'Z' ||
+		ps.state == 'X'))
+		pgid = 0;
 	if (tick <= 0 || (pgid <= 1 && nlen == 0) ||
 	    (dp = opendir("/proc")) == NULL)
 		return;

@@ -7,14 +7,18 @@
  * child only hands it to the kernel (tens of microseconds, see below).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 
 #include <seccomp.h>
 
@@ -43,6 +47,18 @@ jw_rlimit_name(enum jw_rlimit_id id)
  * CPU limit: SIGXCPU at the soft limit says what happened, and SIGKILL a
  * second later (the hard limit) ends a job that ignores it.
  */
+/* v + 1, but not past the hard limit we run under: v itself may be it. */
+static rlim_t
+cpu_hard(rlim_t v)
+{
+	struct rlimit cur;
+
+	if (getrlimit(RLIMIT_CPU, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+	    cur.rlim_max <= v)
+		return v;
+	return v + 1;
+}
+
 static void
 set_limits(struct jw_sandbox *sb, const struct jw_limit lim[])
 {
@@ -53,7 +69,7 @@ set_limits(struct jw_sandbox *sb, const struct jw_limit lim[])
 		sb->has[i] = lim[i].set;
 		sb->rl[i].rlim_cur = sb->rl[i].rlim_max = v;
 		if (i == JW_RL_CPU && v != RLIM_INFINITY)
-			sb->rl[i].rlim_max = v + 1;
+			sb->rl[i].rlim_max = cpu_hard(v);
 	}
 }
 
@@ -92,75 +108,153 @@ action_of(const struct jw_seccomp *p)
 	}
 }
 
+/*
+ * The calls the protection below guards.  A profile that denies one of
+ * them outright covers the protection too, unless its action only logs:
+ * then the call is left to the protection (libseccomp keeps one action
+ * per call, and drops a conditional rule next to an unconditional one).
+ */
+static const char *const guarded[] = { "kill", "tkill", "tgkill",
+	"rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open",
+	"pidfd_send_signal", "prlimit64", "setpgid", "fcntl", "fcntl64",
+	"ioctl" };
+
+static int
+is_guarded(const char *name)
+{
+	for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++)
+		if (strcmp(guarded[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Denied outright, with an action that stops the call. */
 static int
 denied(const struct jw_seccomp *p, const char *name)
 {
+	if (p->action == JW_SC_LOG)
+		return 0;
 	for (char **d = p->deny; d != NULL && *d != NULL; d++)
 		if (strcmp(*d, name) == 0)
 			return 1;
 	return 0;
 }
 
-/* A call whose first argument (a pid) is one of targets[] gets EPERM. */
+#define MAXT 6
+
+/* Who the job must leave alone: pids, and process groups as -pgid. */
+struct targets {
+	pid_t pids[MAXT]; /* jobwrap, its parent */
+	size_t np;
+	pid_t groups[MAXT]; /* jobwrap's group and its parent's */
+	size_t ng;
+};
+
+/*
+ * call gets EPERM when argument arg (an int: the upper half must not
+ * matter) is one of v[], and, with cmd >= 0, argument 1 is cmd.
+ */
 static int
 protect(scmp_filter_ctx ctx, const struct jw_seccomp *p, const char *call,
-    const pid_t *targets, size_t n)
+    unsigned arg, long cmd, const pid_t *v, size_t n)
 {
 	int nr = seccomp_syscall_resolve_name(call), rc;
+	struct scmp_arg_cmp c[2];
+	unsigned nc;
 
 	if (nr == __NR_SCMP_ERROR || denied(p, call))
-		return 0; /* denied outright already */
+		return 0;
 	for (size_t i = 0; i < n; i++) {
-		/* The kernel reads an int: the upper half must not matter. */
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-		    SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu,
-			(uint32_t)targets[i]));
-		if (rc != 0)
+		nc = 0;
+		if (cmd >= 0)
+			c[nc++] = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmd);
+		c[nc++] = SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, 0xffffffffu,
+		    (uint32_t)v[i]);
+		if ((rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr,
+			 nc, c)) != 0)
 			return rc;
 	}
 	return 0;
 }
 
+/* call gets EPERM when argument 1 is cmd, or always (cmd < 0). */
+static int
+refuse(scmp_filter_ctx ctx, const struct jw_seccomp *p, const char *call,
+    long cmd)
+{
+	int nr = seccomp_syscall_resolve_name(call);
+
+	if (nr == __NR_SCMP_ERROR || denied(p, call))
+		return 0;
+	return cmd < 0 ? seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)
+		       : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
+			     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmd));
+}
+
+static void
+find_targets(struct targets *t)
+{
+	pid_t self = getpid(), group = getpgrp(), parent = getppid();
+	pid_t pgroup = parent > 0 ? getpgid(parent) : -1;
+
+	memset(t, 0, sizeof(*t));
+	t->pids[t->np++] = self;
+	/* 0: started from outside our pid namespace; kill(0) is the job's. */
+	if (parent > 0)
+		t->pids[t->np++] = parent;
+	if (group > 1)
+		t->groups[t->ng++] = group;
+	if (pgroup > 1 && pgroup != group)
+		t->groups[t->ng++] = pgroup;
+}
+
 /*
  * A same-user job could otherwise kill its supervisor (and with it the
  * record of the run), the server that started it, or every process of
- * the user with kill(-1).
+ * the user with kill(-1): by a signal, by having the kernel send one
+ * (SIGIO to the owner of a descriptor, SIGXFSZ after lowering a limit),
+ * or by joining the supervisor's process group and signalling its own.
  */
 static int
 protect_supervisor(scmp_filter_ctx ctx, const struct jw_seccomp *p)
 {
 	static const char *const by_pid[] = { "tkill", "tgkill",
-		"rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open" };
-	pid_t self = getpid(), group = getpgrp(), parent = getppid();
-	pid_t kill_t[4], pid_t_[2];
-	size_t nk = 0, np = 0;
-	int rc;
+		"rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open",
+		"prlimit64" };
+	struct targets t;
+	pid_t kill_t[2 * MAXT + 1], owner[2 * MAXT];
+	size_t nk = 0, no = 0;
+	int rc = 0;
 
-	kill_t[nk++] = self;
+	find_targets(&t);
 	kill_t[nk++] = -1;
-	pid_t_[np++] = self;
-	if (group > 1)
-		kill_t[nk++] = -group;
-	/* 0: started from outside our pid namespace; kill(0) is the job's. */
-	if (parent > 0) {
-		kill_t[nk++] = parent;
-		pid_t_[np++] = parent;
-	}
-	if ((rc = protect(ctx, p, "kill", kill_t, nk)) != 0)
+	for (size_t i = 0; i < t.np; i++)
+		kill_t[nk++] = owner[no++] = t.pids[i];
+	for (size_t i = 0; i < t.ng; i++)
+		kill_t[nk++] = owner[no++] = -t.groups[i];
+	if ((rc = protect(ctx, p, "kill", 0, -1, kill_t, nk)) != 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(by_pid) / sizeof(by_pid[0]); i++)
+		if ((rc = protect(ctx, p, by_pid[i], 0, -1, t.pids, t.np)) != 0)
+			return rc;
+	/* Joining a group jobwrap or its parent is in: kill(0) then hits. */
+	if ((rc = protect(ctx, p, "setpgid", 1, -1, t.groups, t.ng)) != 0)
+		return rc;
+	/* F_SETOWN takes a pid, or a group as -pgid; the others, pointers
+	 * the filter cannot read, go altogether (they are rare). */
+	if ((rc = protect(ctx, p, "fcntl", 2, F_SETOWN, owner, no)) != 0 ||
+	    (rc = protect(ctx, p, "fcntl64", 2, F_SETOWN, owner, no)) != 0 ||
+	    (rc = refuse(ctx, p, "fcntl", F_SETOWN_EX)) != 0 ||
+	    (rc = refuse(ctx, p, "fcntl64", F_SETOWN_EX)) != 0 ||
+	    (rc = refuse(ctx, p, "ioctl", FIOSETOWN)) != 0 ||
+	    (rc = refuse(ctx, p, "ioctl", SIOCSPGRP)) != 0)
 		return rc;
 	/*
 	 * A pidfd needs no pidfd_open: open("/proc/PID") gives one too, and
 	 * its number says nothing of whose it is.  So no job signals through
 	 * pidfds; Go and others fall back to kill(2), which is checked.
 	 */
-	if (!denied(p, "pidfd_send_signal") &&
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-		 seccomp_syscall_resolve_name("pidfd_send_signal"), 0)) != 0)
-		return rc;
-	for (size_t i = 0; i < sizeof(by_pid) / sizeof(by_pid[0]); i++)
-		if ((rc = protect(ctx, p, by_pid[i], pid_t_, np)) != 0)
-			return rc;
-	return 0;
+	return refuse(ctx, p, "pidfd_send_signal", -1);
 }
 
 static int
@@ -170,6 +264,8 @@ add_denials(scmp_filter_ctx ctx, const struct jw_seccomp *p, const char **bad)
 	int rc;
 
 	for (char **d = p->deny; d != NULL && *d != NULL; d++) {
+		if (p->action == JW_SC_LOG && is_guarded(*d))
+			continue; /* the protection's, see guarded[] */
 		*bad = *d;
 		rc = seccomp_rule_add(ctx, act,
 		    seccomp_syscall_resolve_name(*d), 0);

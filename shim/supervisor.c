@@ -515,7 +515,10 @@ on_signal(struct sup *s)
 		else if (sig == SIGUSR1)
 			heartbeat(s, true);
 		else if (sig == PDEATH_SIG) {
-			if (s->pdeath_armed && s->parent != 0)
+			/* Sent also when a thread of the parent exits, or by
+			 * anyone: only a new parent means it died. */
+			if (s->pdeath_armed && s->parent != 0 &&
+			    getppid() != s->parent)
 				on_parent_death(s);
 		} else {
 			if (s->end.cancel_sig == 0)
@@ -1236,6 +1239,7 @@ watch_parent(struct sup *s, char *err, size_t errlen)
 static void
 parent_gone_at_start(struct sup *s)
 {
+	s->pdeath_armed = false;
 	if (s->cfg->on_parent_death == JW_PDEATH_CONTINUE) {
 		jw_warn("the process that started jobwrap (pid %d) is gone; "
 			"the run goes on (--on-parent-death continue)",

@@ -119,6 +119,49 @@ def test_no_pidfd_signal_reaches_the_supervisor(jw):
     assert r.status["state"] == "succeeded"
 
 
+GUARD = """
+import fcntl, os, resource, signal
+ppid = os.getppid()
+def tryit(name, f):
+    try:
+        f()
+        print(name, "ok")
+    except PermissionError:
+        print(name, "EPERM")
+r, w = os.pipe()
+tryit("setown", lambda: fcntl.fcntl(w, fcntl.F_SETOWN, ppid))
+tryit("setown-group", lambda: fcntl.fcntl(w, fcntl.F_SETOWN, -os.getpgid(ppid)))
+tryit("setown-self", lambda: fcntl.fcntl(w, fcntl.F_SETOWN, os.getpid()))
+tryit("prlimit", lambda: resource.prlimit(ppid, resource.RLIMIT_FSIZE, (0, 0)))
+tryit("prlimit-self", lambda: resource.prlimit(0, resource.RLIMIT_CORE, (0, 0)))
+tryit("join", lambda: os.setpgid(0, os.getpgid(ppid)))
+tryit("own-group", lambda: os.setpgid(0, 0))
+"""
+
+
+def test_no_indirect_signal_reaches_the_supervisor(jw):
+    # SIGIO to a descriptor's owner, SIGXFSZ after lowering its limit,
+    # kill(0) after joining its group: each refused where it names
+    # jobwrap, allowed where it names the job itself.
+    r = jw.run(["--", "python3", "-c", GUARD])
+    assert r.rc == 0, r.err
+    assert results(r.out) == {
+        "setown": "EPERM", "setown-group": "EPERM", "setown-self": "ok",
+        "prlimit": "EPERM", "prlimit-self": "ok", "join": "EPERM",
+        "own-group": "ok"}
+    assert r.status["state"] == "succeeded"
+
+
+def test_a_log_profile_keeps_the_protection(jw, tmp_path):
+    # action = log lets denied calls through: not those that would reach
+    # the supervisor.
+    f = ini(tmp_path, "[seccomp audit]\ndeny = kill, mount\naction = log\n")
+    r = jw.run(["-c", f, "--seccomp", "audit", "--", "sh", "-c",
+                "kill -9 $PPID; echo survived"])
+    assert r.out == b"survived\n" and r.rc == 0
+    assert r.status["state"] == "succeeded"
+
+
 def test_a_kill_minus_one_does_not_reach_the_supervisor(jw):
     # The worst a same-user job can do: SIGKILL everything it may signal.
     r = jw.run(["--", "sh", "-c", "kill -KILL -1; echo still here"])
