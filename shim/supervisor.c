@@ -1326,11 +1326,28 @@ open_outputs(struct sup *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* 64 random bits: unique to this supervisor, so --reap kills only ours. */
+/*
+ * 64 random bits: unique to this supervisor, so --reap kills only ours.
+ * Unlike a backoff's jitter, a tag must be random or absent: a fixed one
+ * would be shared with every run that fell back to it.  Without one,
+ * --reap goes by the process group alone.
+ */
 static void
 make_tag(char tag[17])
 {
-	snprintf(tag, 17, "%016llx", (unsigned long long)random64());
+	uint64_t r;
+	ssize_t n;
+
+	while ((n = getrandom(&r, sizeof(r), 0)) == -1 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof(r))
+		snprintf(tag, 17, "%016llx", (unsigned long long)r);
+	else {
+		jw_warn("getrandom: %s; the job's processes get no tag, "
+			"and --reap will find them by their process group only",
+		    n == -1 ? strerror(errno) : "short read");
+		tag[0] = '\0';
+	}
 }
 
 static void
