@@ -24,12 +24,10 @@ struct jw_seccomp {
 	char *name; /* NULL: off */
 	enum jw_sc_action action;
 	int errnum;
-	char **deny;  /* NULL-terminated, sorted, unique */
-	char **allow; /* as written, for the check below */
-	bool deny_given;
-	int allow_line; /* where allow was set, 0: nowhere */
-	const char *file;
-	int line; /* of the section header */
+	char **deny;	  /* NULL-terminated, sorted, unique */
+	char **allow;	  /* as written, for the check below */
+	int allow_line;	  /* where allow was set, 0: nowhere */
+	const char *file; /* of a [seccomp NAME] section */
 };
 
 /* Is name a profile name a section may use?  0, or -1 with why. */
@@ -39,8 +37,7 @@ int jw_seccomp_name_ok(const char *name, char *why, size_t whylen);
 int jw_seccomp_builtin(struct jw_seccomp *p, const char *name);
 
 /* Start a [seccomp NAME] section: @contain denied until deny is set. */
-int jw_seccomp_init(struct jw_seccomp *p, const char *name, const char *file,
-    int line);
+int jw_seccomp_init(struct jw_seccomp *p, const char *name, const char *file);
 
 /* Is key one of a section's?  1: takes a list, 2: one value, 0: no. */
 int jw_seccomp_key(const char *key);

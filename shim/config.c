@@ -501,7 +501,7 @@ apply_seccomp(void *arg, const char *file, int line, const char *name,
 		}
 		p = realloc(L->sc, (L->nsc + 1) * sizeof(*p));
 		if (p == NULL ||
-		    jw_seccomp_init(&p[L->nsc], name, file, line) == -1) {
+		    jw_seccomp_init(&p[L->nsc], name, file) == -1) {
 			if (p != NULL)
 				L->sc = p;
 			fprintf(L->err, "jobwrap: out of memory\n");

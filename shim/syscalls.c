@@ -283,8 +283,7 @@ jw_seccomp_builtin(struct jw_seccomp *p, const char *name)
 }
 
 int
-jw_seccomp_init(struct jw_seccomp *p, const char *name, const char *file,
-    int line)
+jw_seccomp_init(struct jw_seccomp *p, const char *name, const char *file)
 {
 	if (jw_seccomp_builtin(p, "contain") == -1)
 		return -1;
@@ -294,7 +293,6 @@ jw_seccomp_init(struct jw_seccomp *p, const char *name, const char *file,
 		return -1;
 	}
 	p->file = file;
-	p->line = line;
 	return 0;
 }
 
@@ -320,7 +318,6 @@ jw_seccomp_set(struct jw_seccomp *p, const char *key, const char *value,
 		}
 		list_free(p->deny);
 		p->deny = l;
-		p->deny_given = true;
 		return 0;
 	}
 	if (strcmp(key, "allow") == 0)
