@@ -45,7 +45,7 @@ const char *jw_rlimit_name(enum jw_rlimit_id id);
 /*
  * Build the filter for profile p (name NULL: none) and the limits.  The
  * filter also keeps the job from signalling jobwrap, its process group
- * or its parent, and from kill(-1).  0, or -1 with why.
+ * or its parent, and from kill(-1).  0, or -1 with why and errno.
  */
 int jw_sandbox_build(struct jw_sandbox *sb, const struct jw_limit lim[],
     const struct jw_seccomp *p, char *why, size_t whylen);

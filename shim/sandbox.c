@@ -331,6 +331,7 @@ jw_sandbox_build(struct jw_sandbox *sb, const struct jw_limit lim[],
 		    "cannot build the seccomp filter \"%s\": "
 		    "libseccomp failed to start",
 		    p->name);
+		errno = ENOMEM;
 		return -1;
 	}
 	/*
@@ -356,6 +357,7 @@ jw_sandbox_build(struct jw_sandbox *sb, const struct jw_limit lim[],
 		return 0;
 	snprintf(why, whylen, "cannot %s the seccomp filter \"%s\"%s%s: %s",
 	    step, p->name, bad ? " for " : "", bad ? bad : "", strerror(-rc));
+	errno = -rc;
 	return -1;
 }
 

@@ -1097,8 +1097,9 @@ build_sandbox(struct sup *s)
 		return 0;
 	if (jw_sandbox_build(&s->sandbox, s->cfg->rlimit, &s->cfg->sc,
 		r->reason, sizeof(r->reason)) == -1) {
+		int e = errno;
 		jw_reason_append(r, "; the command was not run unfiltered");
-		spawn_failed(s, EINVAL, JW_EXIT_INTERNAL, r->reason);
+		spawn_failed(s, e, JW_EXIT_INTERNAL, r->reason);
 		return -1;
 	}
 	s->sandbox_built = true;
